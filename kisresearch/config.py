@@ -1,0 +1,91 @@
+"""Settings from arguments and ``KIS_*`` environment variables, and the toolkit folder.
+
+The toolkit folder (``KIS_HOME``, default ``$XDG_CACHE_HOME/kisresearch`` or
+``~/.cache/kisresearch``) is created owner-only (0700). It holds the token file, the limiter's
+shared state and, by default, the response cache.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+ENVIRONMENTS = {
+    "real": "https://openapi.koreainvestment.com:9443",
+    "paper": "https://openapivts.koreainvestment.com:29443",
+}
+RATE_BY_ENV = {"real": 20.0, "paper": 2.0}
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_float(name: str, default: float | None = None) -> float | None:
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def toolkit_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """Return the toolkit folder, created owner-only; a bad path raises ConfigError."""
+    if path is None:
+        path = env_str("KIS_HOME")
+    if path is None:
+        base = env_str("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        path = os.path.join(base, "kisresearch")
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"toolkit folder {str(folder)!r} exists and is not a directory")
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if stat.S_IMODE(folder.stat().st_mode) != 0o700:
+            folder.chmod(0o700)
+    except OSError as exc:
+        raise ConfigError(f"cannot use toolkit folder {str(folder)!r}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"toolkit folder {str(folder)!r} is not writable")
+    return folder
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically to ``path`` with mode 0600 (never readable by others)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """App key, secret and account. ``repr`` never shows them."""
+
+    app_key: str
+    app_secret: str
+    account: str | None = None
+
+    def __repr__(self) -> str:
+        acct = ", account=***" if self.account else ""
+        return f"Credentials(app_key=***{acct})"
+
+    __str__ = __repr__
+
+    @property
+    def key_id(self) -> str:
+        """A short, stable, non-reversible id for the app key (file names, Redis keys)."""
+        import hashlib
+
+        return hashlib.sha256(self.app_key.encode()).hexdigest()[:16]

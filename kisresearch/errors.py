@@ -1,0 +1,125 @@
+"""The exception tree.
+
+Every error the toolkit raises derives from :class:`KISError`::
+
+    KISError
+    ├── ConfigError (ValueError)        bad argument or setting, raised before any request
+    ├── TransportError                  no usable KIS answer: retried
+    │   ├── ConnectionFailed            refused / reset / dropped connection
+    │   ├── RequestTimeout              no answer within the timeout
+    │   └── BadResponse                 a non-JSON or malformed body (an HTML 500 page, ...)
+    └── APIError                        KIS answered with an error body (rt_cd != "0" or error_code)
+        ├── RateLimited                 EGW00201 / EGW00215: too many calls per second: retried
+        ├── TokenInvalid                EGW00121 / EGW00123: token unknown or expired: re-issued once
+        ├── TokenThrottled              EGW00133: a token was issued less than a minute ago: waited out
+        ├── CredentialsRejected         EGW00103 / EGW00105: bad app key or app secret
+        └── NotFound                    the symbol or item does not exist (no retry)
+
+Errors carry ``msg_cd``, ``msg1``, ``tr_id``, ``endpoint`` and the HTTP ``status``; never a
+secret. Messages are built only from those fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KISError(Exception):
+    """Base of every error raised by kisresearch."""
+
+
+class ConfigError(KISError, ValueError):
+    """A bad argument or setting; raised before any request is sent."""
+
+
+class TransportError(KISError):
+    """No usable answer from the server (connection, timeout, garbage). Retried."""
+
+    def __init__(self, message: str, *, endpoint: str = "", tr_id: str = "") -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.tr_id = tr_id
+
+
+class ConnectionFailed(TransportError):
+    """The connection was refused, reset or dropped."""
+
+
+class RequestTimeout(TransportError):
+    """The server did not answer within the timeout."""
+
+
+class BadResponse(TransportError):
+    """The server answered with something that is not a KIS JSON body."""
+
+    def __init__(self, message: str, *, status: int = 0, endpoint: str = "", tr_id: str = ""):
+        super().__init__(message, endpoint=endpoint, tr_id=tr_id)
+        self.status = status
+
+
+class APIError(KISError):
+    """KIS answered with an error body."""
+
+    def __init__(
+        self,
+        msg_cd: str,
+        msg1: str = "",
+        *,
+        status: int = 0,
+        tr_id: str = "",
+        endpoint: str = "",
+    ) -> None:
+        self.msg_cd = msg_cd
+        self.msg1 = (msg1 or "").strip()
+        self.status = status
+        self.tr_id = tr_id
+        self.endpoint = endpoint
+        where = " ".join(p for p in (endpoint, f"[{tr_id}]" if tr_id else "") if p)
+        super().__init__(f"{msg_cd}: {self.msg1} (HTTP {status}{', ' + where if where else ''})")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keep keyword fields across pickling
+        return (_rebuild, (type(self), self.msg_cd, self.msg1, self.status, self.tr_id, self.endpoint))
+
+
+def _rebuild(cls: type[APIError], *args: Any) -> APIError:
+    msg_cd, msg1, status, tr_id, endpoint = args
+    return cls(msg_cd, msg1, status=status, tr_id=tr_id, endpoint=endpoint)
+
+
+class RateLimited(APIError):
+    """EGW00201 (per-second limit) or EGW00215 (ledger TPS limit)."""
+
+
+class TokenInvalid(APIError):
+    """EGW00121 (invalid token) or EGW00123 (expired token)."""
+
+
+class TokenThrottled(APIError):
+    """EGW00133: tokens may be issued once a minute."""
+
+
+class CredentialsRejected(APIError):
+    """EGW00103 / EGW00105: the app key or app secret is not valid."""
+
+
+class NotFound(APIError):
+    """The requested symbol or item does not exist."""
+
+
+RATE_LIMIT_CODES = frozenset({"EGW00201", "EGW00215"})
+TOKEN_INVALID_CODES = frozenset({"EGW00121", "EGW00123"})
+_BY_CODE: dict[str, type[APIError]] = {
+    **dict.fromkeys(RATE_LIMIT_CODES, RateLimited),
+    **dict.fromkeys(TOKEN_INVALID_CODES, TokenInvalid),
+    "EGW00133": TokenThrottled,
+    "EGW00103": CredentialsRejected,
+    "EGW00105": CredentialsRejected,
+}
+
+
+def api_error(
+    msg_cd: str, msg1: str = "", *, status: int = 0, tr_id: str = "", endpoint: str = ""
+) -> APIError:
+    """Build the most specific :class:`APIError` subclass for a KIS message code."""
+    cls = _BY_CODE.get(msg_cd, APIError)
+    return cls(msg_cd, msg1, status=status, tr_id=tr_id, endpoint=endpoint)

@@ -1,0 +1,94 @@
+"""Shared fixtures: a fake clock, the embedded simulator, a private toolkit folder, redis."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+class FakeClock:
+    """A clock whose ``sleep`` advances ``now`` instead of blocking; thread-safe enough for
+    tests (float assignment is atomic under the GIL)."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.t = start
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if seconds > 0:
+            self.t += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private toolkit folder; also clears KIS_* variables so tests never see real keys."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("KIS_"):
+            monkeypatch.delenv(name)
+    folder = tmp_path / "kishome"
+    monkeypatch.setenv("KIS_HOME", str(folder))
+    return folder
+
+
+@pytest.fixture
+def sim() -> Iterator[object]:
+    """A fresh embedded simulator (real profile, no jitter) per test."""
+    from kisresearch.sim import Simulator
+
+    with Simulator() as s:
+        yield s
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server started for the session (the binary must be installed)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed; .ci/run installs the Debian package")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("redis-server did not start")
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
