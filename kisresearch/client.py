@@ -1,0 +1,426 @@
+"""The facade: ``KIS``. Each method validates input, plans requests, runs them, shapes a frame.
+
+The client only composes the parts::
+
+    plan (endpoints.py) -> batch.py -> cache.py -> retry.py -> ratelimit.py -> auth.py
+         -> transport.py ;  stats.py hears every attempt, wait and cache lookup ;
+    frames.py shapes the answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import endpoints as ep
+from . import frames, validate
+from .batch import BatchRunner, Outcome
+from .cache import POLICIES, ResponseCache
+from .clock import SYSTEM_CLOCK, Clock
+from .config import ENVIRONMENTS, Credentials, env_str, toolkit_dir
+from .errors import (
+    APIError,
+    ConfigError,
+    KISError,
+    RateLimited,
+    TokenInvalid,
+    TransportError,
+)
+from .logs import register_secret
+from .ratelimit import LimiterConfig, make_limiter
+from .retry import RetryPolicy, retrying
+from .stats import StatsManager
+from .transport import Request, Response, Transport
+
+log = logging.getLogger(__name__)
+
+MULTIQUOTE_SIZE = 30
+_said_simulator = threading.Event()
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One logical answer: the body, and whether it came from the cache (and when fetched)."""
+
+    body: dict[str, Any]
+    from_cache: bool
+    fetched_at: float
+
+
+class KIS:
+    """A client for the KIS Open API, or for the embedded simulator when no keys are set.
+
+    Parameters
+    ----------
+    app_key, app_secret, account
+        Credentials; default to ``KIS_APP_KEY``, ``KIS_APP_SECRET``, ``KIS_ACCOUNT``
+        (account as ``CANO-ACNT_PRDT_CD``, e.g. ``"50123456-01"``). With none of them and no
+        ``env``/``base_url``, the embedded simulator starts (said once, via logging).
+    env
+        ``"real"`` (20 calls/s) or ``"paper"`` (2 calls/s); default ``KIS_ENV`` or ``"real"``.
+    base_url
+        Any KIS-compatible server (default: the official domain of ``env``).
+    limiter
+        Where the rate limiter keeps its state: ``"file"`` (default: shared by every process
+        on this machine that uses the same key), ``"memory"``, ``"redis://host:port/db"`` (shared
+        across machines), ``False`` (off). Default ``KIS_LIMITER``.
+    rate
+        The server's limit in calls per second (default by ``env``); other limiter knobs go in
+        ``limiter_options`` (see :class:`kisresearch.ratelimit.LimiterConfig`).
+    cache
+        ``True`` (the toolkit folder), a folder path, or ``False``; ``cache_ttl`` overrides
+        the TTL per endpoint name.
+    workers
+        Concurrent requests in bulk pulls.
+    """
+
+    def __init__(
+        self,
+        app_key: str | None = None,
+        app_secret: str | None = None,
+        account: str | None = None,
+        *,
+        env: str | None = None,
+        base_url: str | None = None,
+        limiter: str | bool | None = None,
+        rate: float | None = None,
+        limiter_options: Mapping[str, Any] | None = None,
+        cache: bool | str | Path = True,
+        cache_ttl: Mapping[str, float | None] | None = None,
+        workers: int = 8,
+        timeout: float = 10.0,
+        progress: bool | None = None,
+        home: str | Path | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        simulator: Any = None,
+    ) -> None:
+        if workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {workers!r}")
+        self._sim = simulator
+        self._own_sim = False
+        app_key = app_key or env_str("KIS_APP_KEY")
+        app_secret = app_secret or env_str("KIS_APP_SECRET")
+        account = account or env_str("KIS_ACCOUNT")
+        env = env or env_str("KIS_ENV")
+        base_url = base_url or env_str("KIS_BASE_URL")
+        if simulator is None and not (app_key or app_secret or env or base_url):
+            from .sim import Simulator
+
+            self._sim = Simulator()
+            self._sim.start()
+            self._own_sim = True
+            if not _said_simulator.is_set():
+                _said_simulator.set()
+                log.warning("no KIS credentials set (KIS_APP_KEY, KIS_APP_SECRET): "
+                            "using the embedded simulator at %s", self._sim.base_url)
+        if self._sim is not None:
+            app_key, app_secret = self._sim.app_key, self._sim.app_secret
+            account = account or self._sim.account
+            env, base_url = self._sim.profile, self._sim.base_url
+            rate = rate or self._sim.rate
+            self.namespace = "sim"
+        else:
+            env = env or "real"
+            if env not in ENVIRONMENTS:
+                raise ConfigError(f"env must be 'real' or 'paper', got {env!r}")
+            missing = [n for n, v in (("KIS_APP_KEY", app_key), ("KIS_APP_SECRET", app_secret))
+                       if not v]
+            if missing:
+                raise ConfigError(f"env={env!r} needs credentials: set {' and '.join(missing)} "
+                                  "(or pass app_key= / app_secret=)")
+            self.namespace = env if base_url is None else f"url:{base_url.rstrip('/')}"
+            base_url = base_url or ENVIRONMENTS[env]
+        assert app_key and app_secret and base_url
+        for secret in (app_key, app_secret, account):
+            if secret:
+                register_secret(secret)
+        self.env: str = env
+        self._creds = Credentials(app_key, app_secret, account)
+        self._clock = clock
+        self.home = toolkit_dir(home)
+
+        self.limiter_config = LimiterConfig.for_env(env, **({"rate": rate} if rate else {}),
+                                                    **dict(limiter_options or {}))
+        spec = limiter if limiter is not None else env_str("KIS_LIMITER")
+        self.limiter = make_limiter(spec, self.limiter_config, key_id=self._creds.key_id,
+                                    home=self.home, clock=clock)
+        self.stats = StatsManager(clock=clock, limit=self.limiter_config.rate)
+        self.transport = Transport(base_url, timeout=timeout, pool_size=max(workers, 8))
+        from .auth import TokenManager
+
+        self.auth = TokenManager(self.transport, self._creds, self.home, clock=clock,
+                                 on_issue=self.stats.record_token)
+        self.cache: ResponseCache | None = None
+        if cache is not False:
+            folder = self.home / "cache" if cache is True else Path(cache)
+            self.cache = ResponseCache(folder, clock=clock, ttl_overrides=cache_ttl)
+            self.cache.on_event = self.stats.record_cache
+        self.retry_policy = retry or RetryPolicy.from_env()
+        self._runner = BatchRunner(workers=workers, progress=progress, clock=clock)
+
+    # -- construction helpers --------------------------------------------------------------
+
+    @classmethod
+    def simulator(cls, **options: Any) -> KIS:
+        """A client on a fresh embedded simulator; ``options`` go to
+        :class:`kisresearch.sim.Simulator` (profile, rate, jitter, latency, faults, ...)
+        except the client's own keywords (cache, limiter, workers, ...)."""
+        from .sim import Simulator
+
+        client_keys = {"limiter", "limiter_options", "cache", "cache_ttl", "workers", "timeout",
+                       "progress", "home", "retry", "clock"}
+        client_opts = {k: options.pop(k) for k in list(options) if k in client_keys}
+        sim = Simulator(**options)
+        sim.start()
+        kis = cls(simulator=sim, **client_opts)
+        kis._own_sim = True
+        return kis
+
+    @property
+    def sim(self) -> Any:
+        """The simulator behind this client, or None on a real server."""
+        return self._sim
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    def __repr__(self) -> str:
+        where = "simulator" if self._sim is not None else self.env
+        return (f"KIS(env={self.env!r}, server={where}, base_url={self.base_url!r}, "
+                f"rate={self.limiter_config.rate:g}/s)")
+
+    def close(self) -> None:
+        """Stop workers, close the HTTP session and cache; stop an owned simulator."""
+        self._runner.close()
+        self.transport.close()
+        if self.cache is not None:
+            self.cache.close()
+        self.limiter.close()
+        if self._own_sim and self._sim is not None:
+            self._sim.stop()
+
+    def __enter__(self) -> KIS:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the pipeline ----------------------------------------------------------------------
+
+    def _send(self, request: Request) -> Response:
+        """One attempt: limiter slot, auth headers, HTTP; stats for each attempt."""
+        for refreshed in (False, True):
+            waited = self.limiter.acquire()
+            if waited > 0:
+                self.stats.record_wait(waited)
+            headers = self.auth.headers()
+            started = self._clock.now()
+            try:
+                response = self.transport.send(request, headers)
+            except KISError as exc:
+                self._record(request, started, exc)
+                if isinstance(exc, RateLimited):
+                    self.limiter.on_rate_limited()
+                if isinstance(exc, TokenInvalid) and not refreshed:
+                    self.auth.invalidate(headers["authorization"].removeprefix("Bearer "))
+                    continue
+                raise
+            self._record(request, started, None)
+            return response
+        raise AssertionError("unreachable")
+
+    def _record(self, request: Request, started: float, exc: BaseException | None) -> None:
+        latency = self._clock.now() - started
+        if exc is None:
+            outcome, code = "ok", None
+        elif isinstance(exc, RateLimited):
+            outcome, code = "rate_limited", exc.msg_cd
+        elif isinstance(exc, APIError):
+            outcome, code = "error", exc.msg_cd
+        else:
+            outcome, code = "transport", type(exc).__name__
+        self.stats.record_attempt(request.name, request.tr_id, started, latency, outcome, code)
+
+    def _call(self, request: Request) -> Response:
+        """One request with retries (EGW00201, transient faults)."""
+
+        def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
+            self.stats.record_retry(request.name, getattr(exc, "msg_cd", type(exc).__name__))
+
+        return retrying(self.retry_policy, sleep=self._clock.sleep, on_retry=on_retry)(
+            self._send, request)
+
+    def _fetch(
+        self,
+        endpoint: ep.Endpoint,
+        params: Mapping[str, str],
+        *,
+        symbol: str | None = None,
+        use_cache: bool = True,
+        refresh: bool = False,
+        pages: Callable[[Response], Request | None] | None = None,
+    ) -> Fetched:
+        """A logical request through the cache: one call, or all its pages merged."""
+        cache = self.cache if use_cache else None
+        key = cache.key(self.namespace, endpoint.name, params) if cache is not None else ""
+        if cache is not None and not refresh:
+            hit = cache.get(key, endpoint=endpoint.name)
+            if hit is not None:
+                return Fetched(hit.payload, True, hit.fetched_at)
+        request: Request | None = endpoint.request(self.env, params)
+        body: dict[str, Any] = {}
+        while request is not None:
+            response = self._call(request)
+            body = _merge_pages(body, response.body)
+            request = pages(response) if pages else None
+        now = self._clock.now()
+        if cache is not None:
+            policy = POLICIES[endpoint.cache]
+            cache.set(key, body, ttl=policy.ttl_for(params, body, now), endpoint=endpoint.name,
+                      symbol=symbol)
+        return Fetched(body, False, now)
+
+    def _run(self, items: Sequence[Any], fn: Callable[[Any], Any], desc: str,
+             progress: bool | None) -> list[Outcome]:
+        return self._runner.run(items, fn, desc=desc, progress=progress)
+
+    # -- public methods --------------------------------------------------------------------
+
+    def quotes(
+        self,
+        symbols: str | Iterable[str],
+        *,
+        detail: bool = False,
+        market: str = "J",
+        cache: bool = True,
+        refresh: bool = False,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Current prices for many symbols.
+
+        By default one intstock-multprice call (FHKST11300006) per 30 symbols;
+        ``detail=True`` makes one inquire-price call (FHKST01010100) per symbol and adds
+        valuation columns.
+
+        Returns
+        -------
+        DataFrame indexed by ``symbol`` (str) in the order asked, duplicates collapsed.
+        Integer columns are int64 (nullable Int64 when a row has no value), ``*_pct`` and
+        ratios float64, dates datetime64.
+
+        - both: ``price``, ``change``, ``change_sign`` (str: 1 upper limit, 2 up, 3 flat,
+          4 lower limit, 5 down), ``change_pct``, ``open``, ``high``, ``low``, ``base_price``,
+          ``upper_limit``, ``lower_limit``, ``volume``, ``value_traded`` (KRW)
+        - default: ``name``, ``market``, ``prev_close``, ``ask``, ``bid``, ``ask_size``,
+          ``bid_size``, ``total_ask_size``, ``total_bid_size``
+        - ``detail=True``: ``sector``, ``turnover_pct``, ``per``, ``pbr``, ``eps``, ``bps``,
+          ``market_cap_100m_krw`` (hundred-million KRW), ``listed_shares``, ``foreign_pct``,
+          ``w52_high``, ``w52_high_date``, ``w52_low``, ``w52_low_date``, ``tick_size``,
+          ``status_code``, ``halted`` (bool)
+        - ``error``: None, or why the row has no data (unknown symbol, KIS error code, ...)
+
+        ``df.attrs`` holds ``endpoint``, ``tr_id``, ``env``, ``fetched_at`` and ``from_cache``
+        (how many rows came from the cache).
+        """
+        codes = validate.symbols(symbols)
+        _check_market(market)
+        rows: dict[str, Mapping[str, Any] | None] = dict.fromkeys(codes)
+        errors: dict[str, str | None] = dict.fromkeys(codes)
+        fetched: list[Fetched] = []
+        endpoint = ep.QUOTE if detail else ep.MULTIQUOTE
+
+        if detail:
+            def one(code: str) -> Fetched:
+                return self._fetch(ep.QUOTE, {"FID_COND_MRKT_DIV_CODE": market,
+                                              "FID_INPUT_ISCD": code}, symbol=code,
+                                   use_cache=cache, refresh=refresh)
+
+            for out in self._run(codes, one, "quotes", progress):
+                if out.ok:
+                    rows[out.item] = out.value.body.get("output") or None
+                    fetched.append(out.value)
+                    if rows[out.item] is None:
+                        errors[out.item] = "no data in the answer"
+                else:
+                    errors[out.item] = describe(out.error)
+        else:
+            chunks = [codes[i:i + MULTIQUOTE_SIZE] for i in range(0, len(codes), MULTIQUOTE_SIZE)]
+
+            def many(chunk: list[str]) -> Fetched:
+                params: dict[str, str] = {}
+                for n, code in enumerate(chunk, 1):
+                    params[f"FID_COND_MRKT_DIV_CODE_{n}"] = market
+                    params[f"FID_INPUT_ISCD_{n}"] = code
+                return self._fetch(ep.MULTIQUOTE, params, use_cache=cache, refresh=refresh)
+
+            for out in self._run(chunks, many, "quotes", progress):
+                if not out.ok:
+                    for code in out.item:
+                        errors[code] = describe(out.error)
+                    continue
+                fetched.append(out.value)
+                answer = out.value.body.get("output") or []
+                if isinstance(answer, dict):
+                    answer = [answer]
+                by_code = {r.get("inter_shrn_iscd", "").strip(): r for r in answer}
+                for code in out.item:
+                    rows[code] = by_code.get(code)
+                    if rows[code] is None:
+                        errors[code] = "no data: KIS returned nothing for this code (unknown?)"
+
+        columns = frames.QUOTE_COLUMNS if detail else frames.MULTIQUOTE_COLUMNS
+        df = frames.by_symbol(codes, [rows[c] for c in codes], [errors[c] for c in codes],
+                              columns)
+        return self._provenance(df, endpoint, fetched)
+
+    def _provenance(self, df: pd.DataFrame, endpoint: ep.Endpoint,
+                    fetched: Sequence[Fetched]) -> pd.DataFrame:
+        stamps = [f.fetched_at for f in fetched]
+        df.attrs.update(
+            endpoint=endpoint.path,
+            tr_id=endpoint.tr_id_for(self.env),
+            env="simulator" if self._sim is not None else self.env,
+            fetched_at=_iso(max(stamps)) if stamps else None,
+            from_cache=sum(f.from_cache for f in fetched),
+        )
+        return df
+
+
+def describe(exc: BaseException | None) -> str:
+    """The text of a frame's ``error`` cell: the error's kind and KIS message."""
+    if exc is None:
+        return ""
+    if isinstance(exc, APIError):
+        return f"{exc.msg_cd}: {exc.msg1}"
+    if isinstance(exc, TransportError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _check_market(market: str) -> None:
+    if market not in ("J", "NX", "UN"):
+        raise ConfigError(f"market must be 'J' (KRX), 'NX' (NXT) or 'UN' (both), got {market!r}")
+
+
+def _merge_pages(acc: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Append list outputs of a further page to the first page's body."""
+    if not acc:
+        return dict(body)
+    merged = dict(acc)
+    for key, value in body.items():
+        if isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = merged[key] + value
+    return merged
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

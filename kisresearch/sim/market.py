@@ -1,0 +1,382 @@
+"""Deterministic domestic market data: daily bars, 1-min bars, snapshots and order books.
+
+Every number is a pure function of (seed, symbol, trading day): a symbol's daily path is drawn
+from ``numpy.random.default_rng([seed, symbol])`` one fixed-size row of normals per trading day,
+so a day's bar never depends on which range was asked for or on how far the calendar reaches.
+
+Model (raw prices, on the KRX tick grid):
+- close: a squashed random walk of log returns anchored so that the close on
+  :data:`~kisresearch.sim.timebase.REF_DAY` is the universe's ``base_price``; daily moves stay far
+  inside the +-30% limits, so limit prices are computed and reported but never hit;
+- open: a small gap from the base price (the previous close, split-adjusted); high/low extend
+  beyond open/close; volume and traded value follow listed shares and the size of the move;
+- a stock split (universe ``split_date``/``split_ratio``) multiplies earlier raw prices by the
+  ratio; "adjusted" series divide them back (FID_ORG_ADJ_PRC=0);
+- a halted symbol trades flat with zero volume from its ``status_since`` day;
+- 1-min bars (09:00-15:30, 391 bars) are a bridge from the open to the close squeezed into the
+  day's [low, high]; they aggregate exactly to the daily bar, and a session in progress shows the
+  aggregate of the bars formed so far, so quotes, today's daily row and minute bars agree.
+
+Built lazily and cached (LRU) per symbol and per (symbol, day).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from .timebase import (
+    FIRST_DAY,
+    REF_DAY,
+    SESSION_MINUTES,
+    Session,
+    SimClock,
+    trading_days,
+)
+from .universe import Symbol, domestic
+
+_BOUNDS = np.array([2000, 5000, 20000, 50000, 200000, 500000])
+_TICKS = np.array([1, 5, 10, 50, 100, 500, 1000])
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def tick_size(price: float, etf: bool = False) -> int:
+    """KRX quote unit (호가단위) for a price; ETFs trade in 5-won steps (1 below 2,000)."""
+    if etf:
+        return 1 if price < 2000 else 5
+    return int(_TICKS[bisect.bisect_right(_BOUNDS.tolist(), price)])
+
+
+def tick_up(price: int, etf: bool = False) -> int:
+    return price + tick_size(price, etf)
+
+
+def tick_down(price: int, etf: bool = False) -> int:
+    return price - tick_size(price - 1, etf)
+
+
+def _ticks(p: np.ndarray, etf: bool) -> np.ndarray:
+    if etf:
+        return np.where(p < 2000, 1, 5)
+    return _TICKS[np.searchsorted(_BOUNDS, p, side="right")]
+
+
+def round_tick(p: np.ndarray, etf: bool = False) -> np.ndarray:
+    t = _ticks(p, etf)
+    return (np.round(p / t) * t).astype(np.int64)
+
+
+def ceil_tick(p: np.ndarray, etf: bool = False) -> np.ndarray:
+    t = _ticks(p, etf)
+    return (np.ceil(p / t - 1e-9) * t).astype(np.int64)
+
+
+def floor_tick(p: np.ndarray, etf: bool = False) -> np.ndarray:
+    t = _ticks(p, etf)
+    return np.maximum(t, np.floor(p / t + 1e-9) * t).astype(np.int64)
+
+
+def price_limits(base: int, etf: bool = False) -> tuple[int, int]:
+    """(upper, lower) daily price limits: base +-30% on the tick grid."""
+    up = floor_tick(np.array([base * 1.3]), etf)[0]
+    lo = ceil_tick(np.array([base * 0.7]), etf)[0]
+    return int(up), int(lo)
+
+
+class LRU(Generic[K, V]):
+    """A small thread-safe LRU cache around a builder function."""
+
+    def __init__(self, build: Callable[[K], V], size: int) -> None:
+        self._build = build
+        self._size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = self._build(key)  # built outside the lock; a rare double build is harmless
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True, eq=False)
+class Daily:
+    """One symbol's daily bars over its trading days (raw prices, raw share counts)."""
+
+    sym: Symbol
+    days: tuple[date, ...]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    value: np.ndarray
+    base: np.ndarray  # previous close in the day's share units (기준가)
+    factor: np.ndarray  # split factor: raw = adjusted * factor
+    flow: np.ndarray  # (n, 3) float32 draws for investor flows
+
+    def index(self, day: date) -> int:
+        """Index of the last trading day <= ``day`` (-1 if none)."""
+        return bisect.bisect_right(self.days, day) - 1
+
+
+def build_daily(sym: Symbol, seed: int, until: date) -> Daily:
+    cal = trading_days(until)
+    i0 = bisect.bisect_left(cal, max(sym.listed, FIRST_DAY))
+    days = cal[i0:]
+    n = len(days)
+    etf = sym.is_etf
+    rng = np.random.default_rng([seed, sym.key])
+    z = np.clip(rng.standard_normal((n, 8)), -4.0, 4.0)
+    sigma = 0.009 if etf else 0.011 + 0.021 * (sym.key % 1000) / 1000
+    r = sigma * z[:, 0] + 0.00015
+    x = np.cumsum(r)
+    x -= x[max(0, bisect.bisect_right(days, REF_DAY) - 1)]
+    adj = sym.base_price * np.exp(1.4 * np.tanh(x / 1.4))
+    factor = np.ones(n, dtype=np.int64)
+    if sym.split_day is not None and sym.split_ratio > 1:
+        factor[: bisect.bisect_left(days, sym.split_day)] = sym.split_ratio
+    close = round_tick(adj * factor, etf)
+    prev = np.empty(n)
+    prev[1:] = close[:-1] * factor[1:] / factor[:-1]
+    prev[0] = adj[0] * factor[0] * np.exp(-r[0])
+    base = round_tick(prev, etf)
+    open_ = round_tick(base * np.exp(0.35 * sigma * z[:, 1]), etf)
+    high = ceil_tick(np.maximum(open_, close) * np.exp(np.abs(0.5 * sigma * z[:, 2])), etf)
+    low = floor_tick(np.minimum(open_, close) * np.exp(-np.abs(0.5 * sigma * z[:, 3])), etf)
+    turnover = (0.004 if etf else 0.001) + 0.008 * ((sym.key >> 10) % 1000) / 1000
+    shares = sym.listed_shares * turnover * np.exp(0.45 * z[:, 4] - 0.1) * (1 + 8 * np.abs(r))
+    volume = np.maximum(1, shares / factor).astype(np.int64)
+    value = (volume * (open_ + high + low + 2 * close) / 5).astype(np.int64)
+    if sym.halted and sym.status_since is not None:
+        h = bisect.bisect_left(days, sym.status_since)
+        if 0 < h < n:
+            last = close[h - 1]
+            for arr in (open_, high, low, close, base):
+                arr[h:] = last
+            volume[h:] = 0
+            value[h:] = 0
+    return Daily(sym, days, open_, high, low, close, volume, value, base, factor,
+                 z[:, 5:8].astype(np.float32))
+
+
+@dataclass(frozen=True, eq=False)
+class Minutes:
+    """One day's 391 one-minute bars (09:00-15:30), raw prices."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    value: np.ndarray
+
+
+def build_minutes(daily: Daily, i: int, seed: int) -> Minutes:
+    n = SESSION_MINUTES
+    o, h, lo, c = (int(a[i]) for a in (daily.open, daily.high, daily.low, daily.close))
+    vol, val = int(daily.volume[i]), int(daily.value[i])
+    day = daily.days[i]
+    etf = daily.sym.is_etf
+    rng = np.random.default_rng([seed, daily.sym.key, day.toordinal()])
+    walk = np.cumsum(rng.standard_normal(n))
+    noise = rng.lognormal(0.0, 0.5, n)
+    if h == lo:
+        closes = np.full(n, c, dtype=np.int64)
+        ih = il = 0
+    else:
+        t = np.linspace(0.0, 1.0, n)
+        bridge = walk - t * walk[-1]
+        scale = float(np.abs(bridge).max()) or 1.0
+        path = (o + (c - o) * t) / (h - lo) + 0.6 * bridge / scale
+        span = float(path.max() - path.min()) or 1.0
+        mapped = lo + (path - path.min()) / span * (h - lo)
+        ih, il = int(np.argmax(mapped)), int(np.argmin(mapped))
+        closes = np.clip(round_tick(mapped, etf), lo, h)
+    closes[-1] = c
+    opens = np.empty(n, dtype=np.int64)
+    opens[0] = o
+    opens[1:] = closes[:-1]
+    highs = np.maximum(opens, closes)
+    lows = np.minimum(opens, closes)
+    highs[ih] = h
+    lows[il] = lo
+    k = np.arange(n)
+    weights = (1 + 2.5 * np.exp(-k / 25) + 1.5 * np.exp(-(n - 2 - k) / 20)) * noise
+    weights[-1] = weights[:-1].sum() * 0.08  # the closing auction
+    volumes = np.floor(vol * weights / weights.sum()).astype(np.int64)
+    volumes[-1] += vol - int(volumes.sum())
+    traded = volumes * (opens + highs + lows + closes) / 4
+    if traded.sum() > 0:
+        values = np.floor(val * traded / traded.sum()).astype(np.int64)
+        values[-1] += val - int(values.sum())
+    else:
+        values = np.zeros(n, dtype=np.int64)
+    return Minutes(opens, highs, lows, closes, volumes, values)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A symbol's state in a session: the day's bar so far (raw prices)."""
+
+    sym: Symbol
+    daily: Daily
+    idx: int  # index of the session day in ``daily``
+    minute: int  # index of the latest 1-min bar included (SESSION_MINUTES - 1 = full day)
+    final: bool  # the day's bar is complete
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    value: int
+    base: int
+    upper: int
+    lower: int
+
+    @property
+    def day(self) -> date:
+        return self.daily.days[self.idx]
+
+    @property
+    def change(self) -> int:
+        return self.close - self.base
+
+    @property
+    def sign(self) -> str:
+        return sign_code(self.close, self.base, self.upper, self.lower)
+
+    @property
+    def tick(self) -> int:
+        return tick_size(self.close, self.sym.is_etf)
+
+    @property
+    def prev_volume(self) -> int:
+        return int(self.daily.volume[self.idx - 1]) if self.idx > 0 else 0
+
+
+def sign_code(price: int, base: int, upper: int = 0, lower: int = 0) -> str:
+    """KIS 대비부호: 1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down."""
+    if upper and price >= upper:
+        return "1"
+    if lower and price <= lower:
+        return "4"
+    return "2" if price > base else "5" if price < base else "3"
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{(part / whole * 100 if whole else 0.0):.2f}"
+
+
+class Market:
+    """Lazily built, cached market data on the simulator's clock."""
+
+    def __init__(self, seed: int, clock: SimClock, *, cache: int = 192) -> None:
+        self.seed = seed
+        self.clock = clock
+        self.symbols = domestic()
+        self._daily: LRU[tuple[str, int], Daily] = LRU(self._build_daily, cache)
+        self._minutes: LRU[tuple[str, int, int], Minutes] = LRU(self._build_minutes, 2048)
+
+    def _build_daily(self, key: tuple[str, int]) -> Daily:
+        return build_daily(self.symbols[key[0]], self.seed, date(key[1], 1, 1))
+
+    def _build_minutes(self, key: tuple[str, int, int]) -> Minutes:
+        return build_minutes(self._daily.get((key[0], key[1])), key[2], self.seed)
+
+    def session(self) -> Session:
+        return Session(self.clock.now_kst())
+
+    def daily(self, code: str, session: Session) -> Daily:
+        return self._daily.get((code, session.now.year))
+
+    def minutes(self, code: str, session: Session, idx: int) -> Minutes:
+        return self._minutes.get((code, session.now.year, idx))
+
+    def snapshot(self, code: str, session: Session, day: date | None = None) -> Snapshot | None:
+        """The symbol's bar for ``day`` (default: the session day), partial while in progress.
+
+        None if the symbol is unknown or had not listed by then."""
+        sym = self.symbols.get(code)
+        if sym is None:
+            return None
+        d = self.daily(code, session)
+        target = session.day if day is None else min(day, session.day)
+        idx = d.index(target)
+        if idx < 0:
+            return None
+        base = int(d.base[idx])
+        upper, lower = price_limits(base, sym.is_etf)
+        live = d.days[idx] == session.day and not session.closed
+        if not live:
+            return Snapshot(sym, d, idx, SESSION_MINUTES - 1, True, int(d.open[idx]),
+                            int(d.high[idx]), int(d.low[idx]), int(d.close[idx]),
+                            int(d.volume[idx]), int(d.value[idx]), base, upper, lower)
+        m = self.minutes(code, session, idx)
+        k = session.last_minute + 1
+        return Snapshot(sym, d, idx, k - 1, False, int(m.open[0]), int(m.high[:k].max()),
+                        int(m.low[:k].min()), int(m.close[k - 1]), int(m.volume[:k].sum()),
+                        int(m.value[:k].sum()), base, upper, lower)
+
+    def range_stats(self, snap: Snapshot, start: date) -> tuple[int, str, int, str]:
+        """(high, high day, low, low day) over trading days from ``start`` to the snapshot's
+        day, split-adjusted, counting the day's bar so far."""
+        d = snap.daily
+        i0 = max(0, bisect.bisect_left(d.days, start))
+        highs = np.round(d.high[i0 : snap.idx] / d.factor[i0 : snap.idx]).astype(np.int64)
+        lows = np.round(d.low[i0 : snap.idx] / d.factor[i0 : snap.idx]).astype(np.int64)
+        highs = np.append(highs, snap.high)
+        lows = np.append(lows, snap.low)
+        ih, il = int(np.argmax(highs)), int(np.argmin(lows))
+        return (int(highs[ih]), _ymd(d.days[i0 + ih]), int(lows[il]), _ymd(d.days[i0 + il]))
+
+    def book(self, snap: Snapshot) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Ten ask and bid levels around the last price: (asks, bids, ask sizes, bid sizes).
+
+        The best bid is the last price and the best ask one tick above; levels step one tick
+        at a time (the tick of each level), and levels beyond the price limits are 0."""
+        etf = snap.sym.is_etf
+        asks, bids = [tick_up(snap.close, etf)], [snap.close]
+        for _ in range(9):
+            asks.append(tick_up(asks[-1], etf))
+            bids.append(tick_down(bids[-1], etf))
+        rng = np.random.default_rng([self.seed, snap.sym.key, snap.day.toordinal(),
+                                     snap.minute])
+        avg = float(snap.daily.volume[max(0, snap.idx - 20) : snap.idx + 1].mean() or 0.0)
+        size = max(1.0, avg / 3000)
+        qty = (size * rng.lognormal(0.0, 0.7, 20)).astype(np.int64) + 1
+        if snap.sym.halted:
+            qty[:] = 0
+        ask_q, bid_q = [int(q) for q in qty[:10]], [int(q) for q in qty[10:]]
+        for i in range(10):
+            if asks[i] > snap.upper:
+                asks[i], ask_q[i] = 0, 0
+            if bids[i] < snap.lower:
+                bids[i], bid_q[i] = 0, 0
+        return asks, bids, ask_q, bid_q
+
+
+def _ymd(day: date) -> str:
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+def one_year_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1) + timedelta(days=1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28) + timedelta(days=1)

@@ -1,0 +1,162 @@
+"""The simulator's clock and the KRX trading calendar.
+
+One :class:`SimClock` drives everything time-dependent in the simulator: the rate window, token
+issuance and expiry, and "today" for market data. It is built on ``time.monotonic()`` (so a
+wall-clock jump never opens or closes a rate window) plus an offset that :meth:`SimClock.advance`
+moves forward; the epoch reading is the wall time at start-up plus the monotonic time elapsed
+since, plus the same offset.
+
+Market hours are KST (UTC+9, no daylight saving): the regular session runs 09:00-15:30. Trading
+days are weekdays minus the KRX holidays listed below (fixed-date holidays every year, lunar and
+substitute holidays for 2020-2027; later years get the fixed-date ones only).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+
+KST = timezone(timedelta(hours=9), "KST")
+OPEN_MINUTE = 9 * 60  # 09:00
+CLOSE_MINUTE = 15 * 60 + 30  # 15:30
+SESSION_MINUTES = CLOSE_MINUTE - OPEN_MINUTE + 1  # 1-min bars labelled 09:00 .. 15:30
+FIRST_DAY = date(2010, 1, 4)  # no market data before this
+REF_DAY = date(2025, 1, 2)  # universe.csv base prices are closes on this day
+
+_FIXED_HOLIDAYS = ((1, 1), (3, 1), (5, 1), (5, 5), (6, 6), (8, 15), (10, 3), (10, 9), (12, 25),
+                   (12, 31))
+_LUNAR_AND_OTHER = {
+    2020: ["0124", "0127", "0415", "0430", "0817", "0930", "1001", "1002"],
+    2021: ["0211", "0212", "0519", "0816", "0920", "0921", "0922", "1004", "1011"],
+    2022: ["0131", "0201", "0202", "0309", "0601", "0909", "0912", "1010"],
+    2023: ["0123", "0124", "0529", "0928", "0929", "1002"],
+    2024: ["0209", "0212", "0410", "0515", "0916", "0917", "0918"],
+    2025: ["0127", "0128", "0129", "0130", "0303", "0506", "0603", "1006", "1007", "1008"],
+    2026: ["0216", "0217", "0218", "0302", "0525", "0603", "0817", "0924", "0925", "1005"],
+    2027: ["0208", "0209", "0513", "0816", "0914", "0915", "0916", "1004", "1011"],
+}
+
+
+def is_holiday(day: date) -> bool:
+    if (day.month, day.day) in _FIXED_HOLIDAYS:
+        return True
+    return f"{day.month:02d}{day.day:02d}" in _LUNAR_AND_OTHER.get(day.year, ())
+
+
+def is_trading_day(day: date) -> bool:
+    return day.weekday() < 5 and not is_holiday(day)
+
+
+@lru_cache(maxsize=8)
+def _trading_days(until_year: int) -> tuple[date, ...]:
+    days: list[date] = []
+    day, end = FIRST_DAY, date(until_year, 12, 31)
+    while day <= end:
+        if is_trading_day(day):
+            days.append(day)
+        day += timedelta(days=1)
+    return tuple(days)
+
+
+def trading_days(until: date) -> tuple[date, ...]:
+    """Every trading day from :data:`FIRST_DAY` through the end of the year after ``until``.
+
+    Market data for a day never depends on how far this horizon reaches."""
+    return _trading_days(until.year + 1)
+
+
+def day_index(days: tuple[date, ...], day: date) -> int:
+    """Index of the last trading day <= ``day`` (-1 if none)."""
+    return bisect.bisect_right(days, day) - 1
+
+
+def ymd(day: date) -> str:
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+def parse_ymd(text: str) -> date | None:
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
+def parse_hms(text: str) -> int | None:
+    """``HHMMSS`` -> seconds after midnight, or None."""
+    if len(text) != 6 or not text.isdigit():
+        return None
+    h, m, s = int(text[:2]), int(text[2:4]), int(text[4:])
+    if h > 23 or m > 59 or s > 59:
+        return None
+    return h * 3600 + m * 60 + s
+
+
+def minute_label(index: int) -> str:
+    """``HHMMSS`` label of the ``index``-th 1-min bar of a session (0 = 09:00)."""
+    minute = OPEN_MINUTE + index
+    return f"{minute // 60:02d}{minute % 60:02d}00"
+
+
+class Session:
+    """The latest session that has opened at a given instant.
+
+    ``day`` is today if today is a trading day and it is 09:00 KST or later, else the previous
+    trading day. ``last_minute`` is the index of the latest 1-min bar formed (``SESSION_MINUTES
+    - 1`` once the session has closed), and ``closed`` says whether the day's numbers are final.
+    """
+
+    __slots__ = ("closed", "day", "last_minute", "now")
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        today = now.date()
+        minute = now.hour * 60 + now.minute
+        if is_trading_day(today) and minute >= OPEN_MINUTE:
+            self.day = today
+            self.last_minute = min(minute, CLOSE_MINUTE) - OPEN_MINUTE
+            self.closed = minute >= CLOSE_MINUTE
+        else:
+            day = today - timedelta(days=1)
+            while not is_trading_day(day):
+                day -= timedelta(days=1)
+            self.day = day
+            self.last_minute = SESSION_MINUTES - 1
+            self.closed = True
+
+    def __repr__(self) -> str:
+        return f"Session({self.day}, last_minute={self.last_minute}, closed={self.closed})"
+
+
+class SimClock:
+    """Monotonic time plus an offset that only moves forward; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mono0 = time.monotonic()
+        self._wall0 = time.time()
+        self._offset = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self._offset
+
+    def now(self) -> float:
+        """Epoch seconds on the simulator's clock."""
+        return self._wall0 + (time.monotonic() - self._mono0) + self._offset
+
+    def now_kst(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), KST)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the simulator's clock only moves forward")
+        with self._lock:
+            self._offset += seconds
+
+    @property
+    def offset(self) -> float:
+        return self._offset

@@ -1,0 +1,111 @@
+"""`kis.quotes()` end to end over real HTTP against the embedded simulator."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import kisresearch as kr
+from kisresearch.errors import ConfigError
+
+
+@pytest.fixture
+def kis(sim, home):
+    with kr.KIS(simulator=sim, cache=False, progress=False) as client:
+        yield client
+
+
+def test_quotes_default_uses_the_30_symbol_call(kis, sim):
+    df = kis.quotes(["005930", "000660", "005930", "035420"])
+    assert list(df.index) == ["005930", "000660", "035420"]
+    assert df.index.name == "symbol"
+    assert df.loc["005930", "name"] == "삼성전자"
+    assert df["price"].dtype == "int64" and (df["price"] > 0).all()
+    assert df["change_pct"].dtype == "float64"
+    assert df["volume"].dtype == "int64"
+    assert df["error"].isna().all()
+    assert sim.truth()["by_tr_id"] == {"FHKST11300006": 1}
+    assert df.attrs["tr_id"] == "FHKST11300006" and df.attrs["env"] == "simulator"
+
+
+def test_hundred_symbols_cost_four_calls(kis, sim):
+    codes = kr.universe()["code"].head(100)
+    df = kis.quotes(codes)
+    assert len(df) == 100 and df["error"].isna().all()
+    assert sim.truth()["by_tr_id"]["FHKST11300006"] == 4
+
+
+def test_unknown_symbol_gets_an_error_and_spares_the_rest(kis):
+    df = kis.quotes(["005930", "999999", "000660"])
+    assert df.loc["999999", "error"]
+    assert pd.isna(df.loc["999999", "price"])
+    assert df["price"].dtype == "Int64"  # nullable because one row has no value
+    assert df.loc[["005930", "000660"], "error"].isna().all()
+
+
+def test_detail_quotes_one_call_per_symbol_with_valuation(kis, sim):
+    df = kis.quotes(["005930", "000660", "999999"], detail=True)
+    assert sim.truth()["by_tr_id"]["FHKST01010100"] == 3
+    ok = df.loc[["005930", "000660"]]
+    assert ok["error"].isna().all()
+    for col in ("per", "pbr", "eps", "foreign_pct"):
+        assert df[col].dtype == "float64"
+    assert (ok["listed_shares"] > 0).all()
+    assert df["w52_high_date"].dtype.kind == "M"
+    assert df["halted"].dtype == bool
+    assert df.loc["999999", "error"]
+
+
+def test_same_quotes_from_both_calls_agree(kis):
+    a = kis.quotes(["005930", "000660"])
+    b = kis.quotes(["005930", "000660"], detail=True)
+    assert (a["price"] == b["price"]).all()
+
+
+@pytest.mark.parametrize("bad", [["005930", "12345"], "", [None], 5930, ["삼성전자"]])
+def test_bad_symbols_fail_before_any_request(kis, sim, bad):
+    with pytest.raises((ValueError, TypeError)):
+        kis.quotes(bad)
+    truth = sim.truth()
+    assert truth["accepted"] == 0 and truth["tokens_issued"] == 0
+
+
+def test_bad_market_is_named(kis):
+    with pytest.raises(ValueError, match="'Q'"):
+        kis.quotes("005930", market="Q")
+
+
+def test_env_without_credentials_names_the_variables(home):
+    with pytest.raises(ConfigError) as info:
+        kr.KIS(env="real")
+    assert "KIS_APP_KEY" in str(info.value) and "KIS_APP_SECRET" in str(info.value)
+    with pytest.raises(ConfigError, match="KIS_APP_SECRET"):
+        kr.KIS(app_key="k", env="paper")
+    with pytest.raises(ConfigError, match="'demo'"):
+        kr.KIS(app_key="k", app_secret="s", env="demo")
+
+
+def test_no_credentials_means_the_embedded_simulator(home):
+    with kr.KIS(progress=False, cache=False) as kis:
+        assert kis.sim is not None
+        assert kis.quotes("005930")["error"].isna().all()
+
+
+def test_no_secret_in_repr_or_errors(kis, sim):
+    text = repr(kis) + repr(kis.auth) + repr(kis._creds)
+    kis.quotes("005930")
+    token = kis.auth.token()
+    for secret in (sim.app_key, sim.app_secret, sim.account, token):
+        assert secret not in text
+    df = kis.quotes(["999999"], detail=True)
+    for secret in (sim.app_key, sim.app_secret, token):
+        assert secret not in df.loc["999999", "error"]
+
+
+def test_expired_token_is_replaced_mid_session(kis, sim):
+    kis.quotes("005930")
+    sim.expire_tokens()
+    sim.advance(61)  # so the re-issue is allowed at once
+    df = kis.quotes("000660", detail=True)
+    assert df["error"].isna().all()
+    assert sim.truth()["tokens_issued"] == 2
