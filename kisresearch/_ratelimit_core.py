@@ -7,7 +7,6 @@ No I/O, no clock: every function takes ``now``. The maths behind the defaults is
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
@@ -15,8 +14,6 @@ from typing import Any
 
 from .config import RATE_BY_ENV, env_float, env_str
 from .errors import ConfigError
-
-log = logging.getLogger("kisresearch.ratelimit")
 
 DEFAULT_MARGIN = 0.97
 DEFAULT_JITTER_ALLOWANCE = 0.03
@@ -215,10 +212,7 @@ class LimiterState:
 def _fresh(state: LimiterState, now: float) -> LimiterState:
     """``state``, or an empty one if it reserves implausibly far ahead (clock jumped back)."""
     latest = max(state.tat, state.starts[-1] if state.starts else 0.0, state.penalized_at or 0.0)
-    if latest - now > MAX_AHEAD:
-        log.warning("discarding a limiter state %.0f s in the future", latest - now)
-        return LimiterState()
-    return state
+    return LimiterState() if latest - now > MAX_AHEAD else state
 
 
 def effective_rate(state: LimiterState, now: float, cfg: LimiterConfig) -> float:
@@ -245,14 +239,14 @@ def decide(
         raise ConfigError(f"cost={cost!r} must be an integer from 1 to the window limit {limit}")
     state = _fresh(state, now)
     rate = effective_rate(state, now, cfg)
+    start = max(now, state.tat)
+    if state.starts:
+        start = max(start, state.starts[-1] + cfg.spacing)
     # Older starts cannot share a guard window with any start from now on.
     recent = [s for s in state.starts if s > now - window]
-    start = max(now, state.tat)
-    if recent:
-        start = max(start, recent[-1] + cfg.spacing)
-        excess = len(recent) + cost - limit
-        if excess > 0:  # the excess oldest starts must leave (start - window, start]
-            start = max(start, recent[excess - 1] + window + EPSILON)
+    excess = len(recent) + cost - limit
+    if excess > 0:  # the `excess` oldest starts must leave (start - window, start]
+        start = max(start, recent[excess - 1] + window + EPSILON)
     settled = None if cfg.adaptive and rate >= cfg.ceiling else state.rate  # fully recovered
     new = LimiterState(
         tat=start + cost * cfg.period / rate,

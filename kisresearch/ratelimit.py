@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from pathlib import Path
 
 from ._ratelimit_core import (
@@ -218,18 +219,18 @@ def make_limiter(
     ``kisresearch:limiter:<key_id>``; ``False``/``"off"``: a :class:`NullLimiter`.
     ``key_id`` is a hash of the app key, never the key itself.
     """
-    if not key_id or not all(c.isalnum() or c in "-_" for c in key_id) or len(key_id) > 64:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key_id):  # never echo it: it might be the key
         raise ConfigError("key_id must be 1-64 letters, digits, '-' or '_' (a hash of the app key)")
-    if spec is False or (isinstance(spec, str) and spec.strip().lower() in _OFF):
+    name = spec.strip().lower() if isinstance(spec, str) else spec
+    if name is False or name in _OFF:
         return NullLimiter(cfg)
-    if spec is None or spec is True or (isinstance(spec, str) and spec.strip().lower() == "file"):
-        return Limiter(
-            cfg, FileStore(toolkit_dir(home) / f"limiter-{key_id}.json", clock), clock=clock
-        )
-    if isinstance(spec, str) and spec.strip().lower() == "memory":
+    if name is None or name is True or name == "file":
+        path = toolkit_dir(home) / f"limiter-{key_id}.json"
+        return Limiter(cfg, FileStore(path, clock), clock=clock)
+    if name == "memory":
         return Limiter(cfg, MemoryStore(clock), clock=clock)
-    if isinstance(spec, str) and spec.lower().startswith(("redis://", "rediss://", "unix://")):
-        return Limiter(cfg, RedisStore(spec, f"kisresearch:limiter:{key_id}"), clock=clock)
+    if isinstance(spec, str) and name.startswith(("redis://", "rediss://", "unix://")):
+        return Limiter(cfg, RedisStore(spec.strip(), f"kisresearch:limiter:{key_id}"), clock=clock)
     if isinstance(spec, str) and "://" in spec:
         shown = spec.split("://", 1)[0] + "://"  # the rest may hold a password
     else:

@@ -228,6 +228,9 @@ def test_min_interval_is_a_floor_on_spacing() -> None:
     cfg = LimiterConfig(rate=20, min_interval=0.2)
     _, starts = run(cfg, 4)
     assert [b - a for a, b in itertools.pairwise(starts)] == pytest.approx([0.2] * 3, abs=1e-6)
+    # ...even when it is longer than the guard window
+    _, starts = run(LimiterConfig(rate=20, min_interval=2.0), 3)
+    assert [s - T0 for s in starts] == pytest.approx([0, 2, 4], abs=1e-6)
     # the derived default never binds: the GCRA's spacing is wider
     assert REAL.spacing < REAL.period / REAL.ceiling
 

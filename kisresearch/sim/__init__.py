@@ -1,0 +1,33 @@
+"""The embedded KIS simulator: a real HTTP server on 127.0.0.1 that behaves like the Korea
+Investment & Securities Open API, strict enough that what works against it works against KIS.
+
+It is the toolkit's default backend when no credentials are set::
+
+    from kisresearch.sim import Simulator, Faults
+
+    with Simulator(profile="real", faults=Faults(html_500=0.01)) as sim:
+        sim.base_url, sim.app_key, sim.app_secret, sim.account
+        sim.truth()  # what the server saw: accepted/rejected calls, tokens, max_in_window ...
+
+Modules:
+
+- :mod:`.simulator` -- :class:`Simulator`: configuration, lifecycle, credentials, admin
+- :mod:`.server` -- the threaded HTTP/1.1 server
+- :mod:`.gateway` -- the request flow: OAuth, authentication, faults, rate window, dispatch
+- :mod:`.rules` -- :class:`Faults`, the rate window, tokens, truth counters
+- :mod:`.routes` -- endpoints, TR ids and parameter checks; the error codes chosen
+- :mod:`.market`, :mod:`.quotes`, :mod:`.charts`, :mod:`.overseas`, :mod:`.account` -- data
+- :mod:`.master` -- the fixed-width master files (layout documented there)
+- :mod:`.timebase` -- the simulator's clock, KST and the KRX calendar
+- :mod:`.universe`, :mod:`.make_universe` -- the shipped symbol universe
+
+Admin endpoints (no auth, never rate limited or faulted): ``GET /__sim/truth``,
+``GET /__sim/info`` (base URL, profile, credentials), ``POST /__sim/reset``,
+``POST /__sim/advance?seconds=N``, ``POST /__sim/expire_tokens`` and ``POST /__sim/faults``
+(a JSON object of :class:`Faults` fields; ``{}`` clears them).
+"""
+
+from .rules import Faults
+from .simulator import Simulator
+
+__all__ = ["Faults", "Simulator"]

@@ -32,6 +32,8 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from .formats import sign_code
+from .overseas import ForeignDaily, build_foreign
 from .timebase import (
     FIRST_DAY,
     REF_DAY,
@@ -40,7 +42,7 @@ from .timebase import (
     SimClock,
     trading_days,
 )
-from .universe import Symbol, domestic
+from .universe import Foreign, Symbol, domestic
 
 _BOUNDS = np.array([2000, 5000, 20000, 50000, 200000, 500000])
 _TICKS = np.array([1, 5, 10, 50, 100, 500, 1000])
@@ -171,8 +173,19 @@ def build_daily(sym: Symbol, seed: int, until: date) -> Daily:
                 arr[h:] = last
             volume[h:] = 0
             value[h:] = 0
-    return Daily(sym, days, open_, high, low, close, volume, value, base, factor,
-                 z[:, 5:8].astype(np.float32))
+    return Daily(
+        sym,
+        days,
+        open_,
+        high,
+        low,
+        close,
+        volume,
+        value,
+        base,
+        factor,
+        z[:, 5:8].astype(np.float32),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,8 +225,10 @@ def build_minutes(daily: Daily, i: int, seed: int) -> Minutes:
     opens = np.empty(n, dtype=np.int64)
     opens[0] = o
     opens[1:] = closes[:-1]
-    highs = np.maximum(opens, closes)
-    lows = np.minimum(opens, closes)
+    wiggle = rng.random((n, 2)) < 0.5  # a tick of range beyond open/close, half the time
+    top, bottom = np.maximum(opens, closes), np.minimum(opens, closes)
+    highs = np.minimum(h, top + wiggle[:, 0] * _ticks(top, etf))
+    lows = np.maximum(lo, bottom - wiggle[:, 1] * _ticks(bottom - 1, etf))
     highs[ih] = h
     lows[il] = lo
     k = np.arange(n)
@@ -270,19 +285,6 @@ class Snapshot:
         return int(self.daily.volume[self.idx - 1]) if self.idx > 0 else 0
 
 
-def sign_code(price: int, base: int, upper: int = 0, lower: int = 0) -> str:
-    """KIS 대비부호: 1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down."""
-    if upper and price >= upper:
-        return "1"
-    if lower and price <= lower:
-        return "4"
-    return "2" if price > base else "5" if price < base else "3"
-
-
-def pct(part: float, whole: float) -> str:
-    return f"{(part / whole * 100 if whole else 0.0):.2f}"
-
-
 class Market:
     """Lazily built, cached market data on the simulator's clock."""
 
@@ -292,12 +294,18 @@ class Market:
         self.symbols = domestic()
         self._daily: LRU[tuple[str, int], Daily] = LRU(self._build_daily, cache)
         self._minutes: LRU[tuple[str, int, int], Minutes] = LRU(self._build_minutes, 2048)
+        self._foreign: LRU[tuple[Foreign, int], ForeignDaily] = LRU(
+            lambda k: build_foreign(k[0], seed, k[1]), 64
+        )
 
     def _build_daily(self, key: tuple[str, int]) -> Daily:
         return build_daily(self.symbols[key[0]], self.seed, date(key[1], 1, 1))
 
     def _build_minutes(self, key: tuple[str, int, int]) -> Minutes:
         return build_minutes(self._daily.get((key[0], key[1])), key[2], self.seed)
+
+    def foreign_daily(self, ticker: Foreign, year: int) -> ForeignDaily:
+        return self._foreign.get((ticker, year))
 
     def session(self) -> Session:
         return Session(self.clock.now_kst())
@@ -324,14 +332,40 @@ class Market:
         upper, lower = price_limits(base, sym.is_etf)
         live = d.days[idx] == session.day and not session.closed
         if not live:
-            return Snapshot(sym, d, idx, SESSION_MINUTES - 1, True, int(d.open[idx]),
-                            int(d.high[idx]), int(d.low[idx]), int(d.close[idx]),
-                            int(d.volume[idx]), int(d.value[idx]), base, upper, lower)
+            return Snapshot(
+                sym,
+                d,
+                idx,
+                SESSION_MINUTES - 1,
+                True,
+                int(d.open[idx]),
+                int(d.high[idx]),
+                int(d.low[idx]),
+                int(d.close[idx]),
+                int(d.volume[idx]),
+                int(d.value[idx]),
+                base,
+                upper,
+                lower,
+            )
         m = self.minutes(code, session, idx)
         k = session.last_minute + 1
-        return Snapshot(sym, d, idx, k - 1, False, int(m.open[0]), int(m.high[:k].max()),
-                        int(m.low[:k].min()), int(m.close[k - 1]), int(m.volume[:k].sum()),
-                        int(m.value[:k].sum()), base, upper, lower)
+        return Snapshot(
+            sym,
+            d,
+            idx,
+            k - 1,
+            False,
+            int(m.open[0]),
+            int(m.high[:k].max()),
+            int(m.low[:k].min()),
+            int(m.close[k - 1]),
+            int(m.volume[:k].sum()),
+            int(m.value[:k].sum()),
+            base,
+            upper,
+            lower,
+        )
 
     def range_stats(self, snap: Snapshot, start: date) -> tuple[int, str, int, str]:
         """(high, high day, low, low day) over trading days from ``start`` to the snapshot's
@@ -355,8 +389,7 @@ class Market:
         for _ in range(9):
             asks.append(tick_up(asks[-1], etf))
             bids.append(tick_down(bids[-1], etf))
-        rng = np.random.default_rng([self.seed, snap.sym.key, snap.day.toordinal(),
-                                     snap.minute])
+        rng = np.random.default_rng([self.seed, snap.sym.key, snap.day.toordinal(), snap.minute])
         avg = float(snap.daily.volume[max(0, snap.idx - 20) : snap.idx + 1].mean() or 0.0)
         size = max(1.0, avg / 3000)
         qty = (size * rng.lognormal(0.0, 0.7, 20)).astype(np.int64) + 1

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
-from .market import Market, Snapshot, one_year_before, pct, sign_code
+from .formats import pct, sign_code
+from .market import Market, Snapshot, one_year_before
 from .timebase import Session, minute_label, ymd
 from .universe import Symbol, isin
 
@@ -32,10 +33,10 @@ class Fundamentals:
         per = 6 + h % 3000 / 100  # 6 .. 36
         pbr = 0.4 + (h >> 12) % 300 / 100  # 0.4 .. 3.4
         foreign = 2.0 + (h >> 20) % 5300 / 100
-        margin = "100.00" if sym.admin or sym.halted else ("20.00" if sym.rank <= 200 else
-                                                           "40.00")
-        return Fundamentals(max(1, int(sym.base_price / per)), max(1, int(sym.base_price / pbr)),
-                            foreign, margin)
+        margin = "100.00" if sym.admin or sym.halted else ("20.00" if sym.rank <= 200 else "40.00")
+        return Fundamentals(
+            max(1, int(sym.base_price / per)), max(1, int(sym.base_price / pbr)), foreign, margin
+        )
 
 
 def _status_code(sym: Symbol) -> str:
@@ -67,45 +68,86 @@ def price_output(mk: Market, snap: Snapshot) -> Row:
     frgn_qty = int(shares * fund.foreign_pct / 100)
     flows = investor_flow(snap)
     return {
-        "iscd_stat_cls_code": _status_code(sym), "marg_rate": fund.margin,
-        "rprs_mrkt_kor_name": _market_name(sym), "new_hgpr_lwpr_cls_code": "",
-        "bstp_kor_isnm": sym.sector, "temp_stop_yn": "Y" if sym.halted else "N",
-        "oprc_rang_cont_yn": "N", "clpr_rang_cont_yn": "N", "crdt_able_yn": "Y",
-        "grmn_rate_cls_code": fund.margin[:2], "elw_pblc_yn": "Y" if sym.rank <= 100 else "N",
-        "stck_prpr": str(p), "prdy_vrss": str(snap.change), "prdy_vrss_sign": snap.sign,
-        "prdy_ctrt": _rate(p, snap.base), "acml_tr_pbmn": str(snap.value),
+        "iscd_stat_cls_code": _status_code(sym),
+        "marg_rate": fund.margin,
+        "rprs_mrkt_kor_name": _market_name(sym),
+        "new_hgpr_lwpr_cls_code": "",
+        "bstp_kor_isnm": sym.sector,
+        "temp_stop_yn": "Y" if sym.halted else "N",
+        "oprc_rang_cont_yn": "N",
+        "clpr_rang_cont_yn": "N",
+        "crdt_able_yn": "Y",
+        "grmn_rate_cls_code": fund.margin[:2],
+        "elw_pblc_yn": "Y" if sym.rank <= 100 else "N",
+        "stck_prpr": str(p),
+        "prdy_vrss": str(snap.change),
+        "prdy_vrss_sign": snap.sign,
+        "prdy_ctrt": _rate(p, snap.base),
+        "acml_tr_pbmn": str(snap.value),
         "acml_vol": str(snap.volume),
         "prdy_vrss_vol_rate": pct(snap.volume, snap.prev_volume),
-        "stck_oprc": str(snap.open), "stck_hgpr": str(snap.high), "stck_lwpr": str(snap.low),
-        "stck_mxpr": str(snap.upper), "stck_llam": str(snap.lower), "stck_sdpr": str(snap.base),
+        "stck_oprc": str(snap.open),
+        "stck_hgpr": str(snap.high),
+        "stck_lwpr": str(snap.low),
+        "stck_mxpr": str(snap.upper),
+        "stck_llam": str(snap.lower),
+        "stck_sdpr": str(snap.base),
         "wghn_avrg_stck_prc": f"{(snap.value / snap.volume if snap.volume else p):.2f}",
-        "hts_frgn_ehrt": f"{fund.foreign_pct:.2f}", "frgn_ntby_qty": flows["frgn_ntby_qty"],
+        "hts_frgn_ehrt": f"{fund.foreign_pct:.2f}",
+        "frgn_ntby_qty": flows["frgn_ntby_qty"],
         "pgtr_ntby_qty": str(int(flows["orgn_ntby_qty"] or 0) // 3),
-        "pvt_scnd_dmrs_prc": str(pivot + (ph - pl)), "pvt_frst_dmrs_prc": str(2 * pivot - pl),
-        "pvt_pont_val": str(pivot), "pvt_frst_dmsp_prc": str(2 * pivot - ph),
-        "pvt_scnd_dmsp_prc": str(pivot - (ph - pl)), "dmrs_val": str((ph + pivot) // 2),
+        "pvt_scnd_dmrs_prc": str(pivot + (ph - pl)),
+        "pvt_frst_dmrs_prc": str(2 * pivot - pl),
+        "pvt_pont_val": str(pivot),
+        "pvt_frst_dmsp_prc": str(2 * pivot - ph),
+        "pvt_scnd_dmsp_prc": str(pivot - (ph - pl)),
+        "dmrs_val": str((ph + pivot) // 2),
         "dmsp_val": str((pl + pivot) // 2),
         "cpfn": str(sym.par_value * shares // 100_000_000),
-        "rstc_wdth_prc": str(snap.upper - snap.base), "stck_fcam": str(sym.par_value),
-        "stck_sspr": str(int(p * 0.7)), "aspr_unit": str(snap.tick),
-        "hts_deal_qty_unit_val": "1", "lstn_stcn": str(shares),
+        "rstc_wdth_prc": str(snap.upper - snap.base),
+        "stck_fcam": str(sym.par_value),
+        "stck_sspr": str(int(p * 0.7)),
+        "aspr_unit": str(snap.tick),
+        "hts_deal_qty_unit_val": "1",
+        "lstn_stcn": str(shares),
         "hts_avls": str(p * shares // 100_000_000),
         "per": f"{p / fund.eps:.2f}" if fund.eps else "0.00",
-        "pbr": f"{p / fund.bps:.2f}" if fund.bps else "0.00", "stac_month": "12",
-        "vol_tnrt": pct(snap.volume, shares), "eps": f"{fund.eps:.2f}", "bps": f"{fund.bps:.2f}",
-        "d250_hgpr": str(d250h), "d250_hgpr_date": d250hd, "d250_hgpr_vrss_prpr_rate":
-        _rate(p, d250h), "d250_lwpr": str(d250l), "d250_lwpr_date": d250ld,
+        "pbr": f"{p / fund.bps:.2f}" if fund.bps else "0.00",
+        "stac_month": "12",
+        "vol_tnrt": pct(snap.volume, shares),
+        "eps": f"{fund.eps:.2f}",
+        "bps": f"{fund.bps:.2f}",
+        "d250_hgpr": str(d250h),
+        "d250_hgpr_date": d250hd,
+        "d250_hgpr_vrss_prpr_rate": _rate(p, d250h),
+        "d250_lwpr": str(d250l),
+        "d250_lwpr_date": d250ld,
         "d250_lwpr_vrss_prpr_rate": _rate(p, d250l),
-        "stck_dryy_hgpr": str(yh), "dryy_hgpr_vrss_prpr_rate": _rate(p, yh),
-        "dryy_hgpr_date": yhd, "stck_dryy_lwpr": str(yl), "dryy_lwpr_vrss_prpr_rate":
-        _rate(p, yl), "dryy_lwpr_date": yld,
-        "w52_hgpr": str(w52h), "w52_hgpr_vrss_prpr_ctrt": _rate(p, w52h), "w52_hgpr_date": w52hd,
-        "w52_lwpr": str(w52l), "w52_lwpr_vrss_prpr_ctrt": _rate(p, w52l), "w52_lwpr_date": w52ld,
-        "whol_loan_rmnd_rate": "0.12", "ssts_yn": "Y", "stck_shrn_iscd": sym.code,
-        "fcam_cnnm": str(sym.par_value), "cpfn_cnnm": f"{sym.par_value * shares // 100_000_000} 억",
-        "frgn_hldn_qty": str(frgn_qty), "vi_cls_code": "N", "ovtm_vi_cls_code": "N",
-        "last_ssts_cntg_qty": "0", "invt_caful_yn": "N", "mrkt_warn_cls_code": "00",
-        "short_over_yn": "N", "sltr_yn": "N",
+        "stck_dryy_hgpr": str(yh),
+        "dryy_hgpr_vrss_prpr_rate": _rate(p, yh),
+        "dryy_hgpr_date": yhd,
+        "stck_dryy_lwpr": str(yl),
+        "dryy_lwpr_vrss_prpr_rate": _rate(p, yl),
+        "dryy_lwpr_date": yld,
+        "w52_hgpr": str(w52h),
+        "w52_hgpr_vrss_prpr_ctrt": _rate(p, w52h),
+        "w52_hgpr_date": w52hd,
+        "w52_lwpr": str(w52l),
+        "w52_lwpr_vrss_prpr_ctrt": _rate(p, w52l),
+        "w52_lwpr_date": w52ld,
+        "whol_loan_rmnd_rate": "0.12",
+        "ssts_yn": "Y",
+        "stck_shrn_iscd": sym.code,
+        "fcam_cnnm": str(sym.par_value),
+        "cpfn_cnnm": f"{sym.par_value * shares // 100_000_000} 억",
+        "frgn_hldn_qty": str(frgn_qty),
+        "vi_cls_code": "N",
+        "ovtm_vi_cls_code": "N",
+        "last_ssts_cntg_qty": "0",
+        "invt_caful_yn": "N",
+        "mrkt_warn_cls_code": "00",
+        "short_over_yn": "N",
+        "sltr_yn": "N",
     }
 
 
@@ -115,20 +157,34 @@ def multi_price_row(mk: Market, snap: Snapshot) -> Row:
     asks, bids, ask_q, bid_q = mk.book(snap)
     return {
         "kospi_kosdaq_cls_name": "코스피" if sym.market == "KOSPI" else "코스닥",
-        "mrkt_trtm_cls_name": "", "hour_cls_code": "0" if not snap.final else "1",
-        "inter_shrn_iscd": sym.code, "inter_kor_isnm": sym.name, "inter2_prpr": str(p),
-        "inter2_prdy_vrss": str(snap.change), "prdy_vrss_sign": snap.sign,
-        "prdy_ctrt": _rate(p, snap.base), "acml_vol": str(snap.volume),
-        "acml_tr_pbmn": str(snap.value), "inter2_oprc": str(snap.open),
-        "inter2_hgpr": str(snap.high), "inter2_lwpr": str(snap.low),
-        "inter2_llam": str(snap.lower), "inter2_mxpr": str(snap.upper),
-        "inter2_askp": str(asks[0]), "inter2_bidp": str(bids[0]),
-        "seln_rsqn": str(ask_q[0]), "shnu_rsqn": str(bid_q[0]),
-        "total_askp_rsqn": str(sum(ask_q)), "total_bidp_rsqn": str(sum(bid_q)),
-        "inter2_prdy_clpr": str(snap.base), "inter2_sdpr": str(snap.base),
+        "mrkt_trtm_cls_name": "",
+        "hour_cls_code": "0" if not snap.final else "1",
+        "inter_shrn_iscd": sym.code,
+        "inter_kor_isnm": sym.name,
+        "inter2_prpr": str(p),
+        "inter2_prdy_vrss": str(snap.change),
+        "prdy_vrss_sign": snap.sign,
+        "prdy_ctrt": _rate(p, snap.base),
+        "acml_vol": str(snap.volume),
+        "acml_tr_pbmn": str(snap.value),
+        "inter2_oprc": str(snap.open),
+        "inter2_hgpr": str(snap.high),
+        "inter2_lwpr": str(snap.low),
+        "inter2_llam": str(snap.lower),
+        "inter2_mxpr": str(snap.upper),
+        "inter2_askp": str(asks[0]),
+        "inter2_bidp": str(bids[0]),
+        "seln_rsqn": str(ask_q[0]),
+        "shnu_rsqn": str(bid_q[0]),
+        "total_askp_rsqn": str(sum(ask_q)),
+        "total_bidp_rsqn": str(sum(bid_q)),
+        "inter2_prdy_clpr": str(snap.base),
+        "inter2_sdpr": str(snap.base),
         "oprc_vrss_hgpr_rate": _rate(snap.high, snap.open) if snap.open else "0.00",
-        "intr_antc_cntg_vrss": "0", "intr_antc_cntg_vrss_sign": "3",
-        "intr_antc_cntg_prdy_ctrt": "0.00", "intr_antc_vol": "0",
+        "intr_antc_cntg_vrss": "0",
+        "intr_antc_cntg_vrss_sign": "3",
+        "intr_antc_cntg_prdy_ctrt": "0.00",
+        "intr_antc_vol": "0",
     }
 
 
@@ -148,22 +204,35 @@ def asking_price(mk: Market, snap: Snapshot) -> tuple[Row, Row]:
         out1[f"askp_rsqn_icdc{i + 1}"] = "0"
     for i in range(10):
         out1[f"bidp_rsqn_icdc{i + 1}"] = "0"
-    out1.update({
-        "total_askp_rsqn": str(sum(ask_q)), "total_bidp_rsqn": str(sum(bid_q)),
-        "total_askp_rsqn_icdc": "0", "total_bidp_rsqn_icdc": "0",
-        "ovtm_total_askp_icdc": "0", "ovtm_total_bidp_icdc": "0",
-        "ovtm_total_askp_rsqn": "0", "ovtm_total_bidp_rsqn": "0",
-        "ntby_aspr_rsqn": str(sum(bid_q) - sum(ask_q)), "new_mkop_cls_code": "20",
-    })
+    out1.update(
+        {
+            "total_askp_rsqn": str(sum(ask_q)),
+            "total_bidp_rsqn": str(sum(bid_q)),
+            "total_askp_rsqn_icdc": "0",
+            "total_bidp_rsqn_icdc": "0",
+            "ovtm_total_askp_icdc": "0",
+            "ovtm_total_bidp_icdc": "0",
+            "ovtm_total_askp_rsqn": "0",
+            "ovtm_total_bidp_rsqn": "0",
+            "ntby_aspr_rsqn": str(sum(bid_q) - sum(ask_q)),
+            "new_mkop_cls_code": "20",
+        }
+    )
     p = snap.close
     out2: Row = {
-        "antc_mkop_cls_code": "311" if snap.final else "112", "stck_prpr": str(p),
-        "stck_oprc": str(snap.open), "stck_hgpr": str(snap.high), "stck_lwpr": str(snap.low),
-        "stck_sdpr": str(snap.base), "antc_cnpr": str(p) if snap.final else "0",
+        "antc_mkop_cls_code": "311" if snap.final else "112",
+        "stck_prpr": str(p),
+        "stck_oprc": str(snap.open),
+        "stck_hgpr": str(snap.high),
+        "stck_lwpr": str(snap.low),
+        "stck_sdpr": str(snap.base),
+        "antc_cnpr": str(p) if snap.final else "0",
         "antc_cntg_vrss_sign": snap.sign if snap.final else "3",
         "antc_cntg_vrss": str(snap.change) if snap.final else "0",
         "antc_cntg_prdy_ctrt": _rate(p, snap.base) if snap.final else "0.00",
-        "antc_vol": "0", "stck_shrn_iscd": snap.sym.code, "vi_cls_code": "N",
+        "antc_vol": "0",
+        "stck_shrn_iscd": snap.sym.code,
+        "vi_cls_code": "N",
     }
     return out1, out2
 
@@ -191,8 +260,11 @@ def investor_flow(snap: Snapshot) -> Row:
     return row
 
 
-INVESTOR_FIELDS = tuple(f"{w}_{k}" for w in ("prsn", "frgn", "orgn") for k in (
-    "ntby_qty", "ntby_tr_pbmn", "shnu_vol", "shnu_tr_pbmn", "seln_vol", "seln_tr_pbmn"))
+INVESTOR_FIELDS = tuple(
+    f"{w}_{k}"
+    for w in ("prsn", "frgn", "orgn")
+    for k in ("ntby_qty", "ntby_tr_pbmn", "shnu_vol", "shnu_tr_pbmn", "seln_vol", "seln_tr_pbmn")
+)
 
 
 def investor_rows(mk: Market, session: Session, code: str, days: int = 30) -> list[Row]:
@@ -205,8 +277,12 @@ def investor_rows(mk: Market, session: Session, code: str, days: int = 30) -> li
     for idx in range(first.idx, max(-1, first.idx - days), -1):
         snap = first if idx == first.idx else mk.snapshot(code, session, d.days[idx])
         assert snap is not None
-        row: Row = {"stck_bsop_date": ymd(snap.day), "stck_clpr": str(snap.close),
-                    "prdy_vrss": str(snap.change), "prdy_vrss_sign": snap.sign}
+        row: Row = {
+            "stck_bsop_date": ymd(snap.day),
+            "stck_clpr": str(snap.close),
+            "prdy_vrss": str(snap.change),
+            "prdy_vrss_sign": snap.sign,
+        }
         if snap.final:
             row.update(investor_flow(snap))
         else:
@@ -225,39 +301,71 @@ def stock_info(mk: Market, session: Session, sym: Symbol) -> Row:
     size = "대" if sym.rank <= 100 else "중" if sym.rank <= 300 else "소"
     common = sym.group == "ST" and not sym.name.endswith("우")
     return {
-        "pdno": f"00000A{sym.code}", "prdt_type_cd": "300",
-        "mket_id_cd": "STK" if kospi else "KSQ", "scty_grp_id_cd": sym.group,
-        "excg_dvsn_cd": "02" if kospi else "03", "setl_mmdd": "12",
-        "lstg_stqt": str(sym.listed_shares), "lstg_cptl_amt": "0",
-        "cpta": str(sym.listed_shares * sym.par_value), "papr": str(sym.par_value),
-        "issu_pric": "0", "kospi200_item_yn": "Y" if kospi and sym.rank <= 200
-        and not sym.is_etf else "N",
-        "scts_mket_lstg_dt": listed if kospi else "", "scts_mket_lstg_abol_dt": "",
-        "kosdaq_mket_lstg_dt": "" if kospi else listed, "kosdaq_mket_lstg_abol_dt": "",
-        "frbd_mket_lstg_dt": listed, "frbd_mket_lstg_abol_dt": "", "reits_kind_cd": "",
-        "etf_dvsn_cd": "1" if sym.is_etf else "0", "oilf_fund_yn": "N",
-        "idx_bztp_lcls_cd": "002", "idx_bztp_mcls_cd": "013", "idx_bztp_scls_cd": "013",
-        "stck_kind_cd": "101", "mfnd_opng_dt": "", "mfnd_end_dt": "", "dpsi_erlm_cncl_dt": "",
+        "pdno": f"00000A{sym.code}",
+        "prdt_type_cd": "300",
+        "mket_id_cd": "STK" if kospi else "KSQ",
+        "scty_grp_id_cd": sym.group,
+        "excg_dvsn_cd": "02" if kospi else "03",
+        "setl_mmdd": "12",
+        "lstg_stqt": str(sym.listed_shares),
+        "lstg_cptl_amt": "0",
+        "cpta": str(sym.listed_shares * sym.par_value),
+        "papr": str(sym.par_value),
+        "issu_pric": "0",
+        "kospi200_item_yn": "Y" if kospi and sym.rank <= 200 and not sym.is_etf else "N",
+        "scts_mket_lstg_dt": listed if kospi else "",
+        "scts_mket_lstg_abol_dt": "",
+        "kosdaq_mket_lstg_dt": "" if kospi else listed,
+        "kosdaq_mket_lstg_abol_dt": "",
+        "frbd_mket_lstg_dt": listed,
+        "frbd_mket_lstg_abol_dt": "",
+        "reits_kind_cd": "",
+        "etf_dvsn_cd": "1" if sym.is_etf else "0",
+        "oilf_fund_yn": "N",
+        "idx_bztp_lcls_cd": "002",
+        "idx_bztp_mcls_cd": "013",
+        "idx_bztp_scls_cd": "013",
+        "stck_kind_cd": "101",
+        "mfnd_opng_dt": "",
+        "mfnd_end_dt": "",
+        "dpsi_erlm_cncl_dt": "",
         "etf_cu_qty": "100000" if sym.is_etf else "0",
         "prdt_name": sym.name + ("보통주" if common else ""),
-        "prdt_name120": sym.name + ("보통주" if common else ""), "prdt_abrv_name": sym.name,
-        "std_pdno": isin(sym.code), "prdt_eng_name": sym.eng_name,
-        "prdt_eng_name120": sym.eng_name, "prdt_eng_abrv_name": sym.eng_name[:20],
-        "dpsi_aptm_erlm_yn": "Y", "etf_txtn_type_cd": "00", "etf_type_cd": "",
-        "lstg_abol_dt": "", "nwst_odst_dvsn_cd": "1",
+        "prdt_name120": sym.name + ("보통주" if common else ""),
+        "prdt_abrv_name": sym.name,
+        "std_pdno": isin(sym.code),
+        "prdt_eng_name": sym.eng_name,
+        "prdt_eng_name120": sym.eng_name,
+        "prdt_eng_abrv_name": sym.eng_name[:20],
+        "dpsi_aptm_erlm_yn": "Y",
+        "etf_txtn_type_cd": "00",
+        "etf_type_cd": "",
+        "lstg_abol_dt": "",
+        "nwst_odst_dvsn_cd": "1",
         "sbst_pric": str(int(snap.base * 0.7)) if snap else "0",
         "thco_sbst_pric": str(int(snap.base * 0.7)) if snap else "0",
         "thco_sbst_pric_chng_dt": ymd(prev.day) if prev else "",
-        "tr_stop_yn": "Y" if sym.halted else "N", "admn_item_yn": "Y" if sym.admin else "N",
+        "tr_stop_yn": "Y" if sym.halted else "N",
+        "admn_item_yn": "Y" if sym.admin else "N",
         "thdt_clpr": str(snap.close) if snap else "0",
         "bfdy_clpr": str(snap.base) if snap else "0",
-        "clpr_chng_dt": ymd(snap.day) if snap else "", "std_idst_clsf_cd": "032604",
-        "std_idst_clsf_cd_name": sym.sector, "idx_bztp_lcls_cd_name": f"시가총액규모{size}",
-        "idx_bztp_mcls_cd_name": sym.sector, "idx_bztp_scls_cd_name": sym.sector,
-        "ocr_no": "", "crfd_item_yn": "", "elec_scty_yn": "Y", "issu_istt_cd": sym.code[:5],
-        "etf_chas_erng_rt_dbnb": "0", "etf_etn_ivst_heed_item_yn": "N",
-        "stln_int_rt_dvsn_cd": "01", "frnr_psnl_lmt_rt": "0.00000000",
-        "lstg_rqsr_issu_istt_cd": "", "lstg_rqsr_item_cd": "", "trst_istt_issu_istt_cd": "",
+        "clpr_chng_dt": ymd(snap.day) if snap else "",
+        "std_idst_clsf_cd": "032604",
+        "std_idst_clsf_cd_name": sym.sector,
+        "idx_bztp_lcls_cd_name": f"시가총액규모{size}",
+        "idx_bztp_mcls_cd_name": sym.sector,
+        "idx_bztp_scls_cd_name": sym.sector,
+        "ocr_no": "",
+        "crfd_item_yn": "",
+        "elec_scty_yn": "Y",
+        "issu_istt_cd": sym.code[:5],
+        "etf_chas_erng_rt_dbnb": "0",
+        "etf_etn_ivst_heed_item_yn": "N",
+        "stln_int_rt_dvsn_cd": "01",
+        "frnr_psnl_lmt_rt": "0.00000000",
+        "lstg_rqsr_issu_istt_cd": "",
+        "lstg_rqsr_item_cd": "",
+        "trst_istt_issu_istt_cd": "",
     }
 
 
@@ -270,33 +378,64 @@ def etf_price(mk: Market, snap: Snapshot) -> Row:
     yh, yhd, yl, yld = mk.range_stats(snap, date(snap.day.year, 1, 1))
     units = sym.listed_shares
     return {
-        "stck_prpr": str(p), "prdy_vrss_sign": snap.sign, "prdy_vrss": str(snap.change),
-        "prdy_ctrt": _rate(p, snap.base), "acml_vol": str(snap.volume),
-        "prdy_vol": str(snap.prev_volume), "stck_mxpr": str(snap.upper),
-        "stck_llam": str(snap.lower), "stck_prdy_clpr": str(snap.base),
-        "stck_oprc": str(snap.open), "prdy_clpr_vrss_oprc_rate": _rate(snap.open, snap.base),
-        "stck_hgpr": str(snap.high), "prdy_clpr_vrss_hgpr_rate": _rate(snap.high, snap.base),
-        "stck_lwpr": str(snap.low), "prdy_clpr_vrss_lwpr_rate": _rate(snap.low, snap.base),
-        "prdy_last_nav": f"{prev_nav:.2f}", "nav": f"{nav:.2f}",
+        "stck_prpr": str(p),
+        "prdy_vrss_sign": snap.sign,
+        "prdy_vrss": str(snap.change),
+        "prdy_ctrt": _rate(p, snap.base),
+        "acml_vol": str(snap.volume),
+        "prdy_vol": str(snap.prev_volume),
+        "stck_mxpr": str(snap.upper),
+        "stck_llam": str(snap.lower),
+        "stck_prdy_clpr": str(snap.base),
+        "stck_oprc": str(snap.open),
+        "prdy_clpr_vrss_oprc_rate": _rate(snap.open, snap.base),
+        "stck_hgpr": str(snap.high),
+        "prdy_clpr_vrss_hgpr_rate": _rate(snap.high, snap.base),
+        "stck_lwpr": str(snap.low),
+        "prdy_clpr_vrss_lwpr_rate": _rate(snap.low, snap.base),
+        "prdy_last_nav": f"{prev_nav:.2f}",
+        "nav": f"{nav:.2f}",
         "nav_prdy_vrss": f"{nav - prev_nav:.2f}",
         "nav_prdy_vrss_sign": sign_code(round(nav * 100), round(prev_nav * 100)),
         "nav_prdy_ctrt": f"{(nav - prev_nav) / prev_nav * 100:.2f}",
-        "trc_errt": f"{(h >> 16) % 300 / 100:.2f}", "stck_sdpr": str(snap.base),
-        "stck_sspr": str(int(p * 0.7)), "nmix_ctrt": _rate(p, snap.base),
-        "etf_crcl_stcn": str(units), "etf_ntas_ttam": str(int(nav * units / 1e8)),
-        "etf_frcr_ntas_ttam": "0", "frgn_limt_rate": "100.00", "frgn_oder_able_qty": "0",
-        "etf_cu_unit_scrt_cnt": "100000", "etf_cnfg_issu_cnt": str(10 + h % 190),
-        "etf_dvdn_cycl": "4", "crcd": "KRW", "etf_crcl_ntas_ttam": str(int(nav * units / 1e8)),
-        "etf_frcr_crcl_ntas_ttam": "0", "etf_frcr_last_ntas_wrth_val": "0",
-        "lp_oder_able_cls_code": "Y", "stck_dryy_hgpr": str(yh),
-        "dryy_hgpr_vrss_prpr_rate": _rate(p, yh), "dryy_hgpr_date": yhd,
-        "stck_dryy_lwpr": str(yl), "dryy_lwpr_vrss_prpr_rate": _rate(p, yl),
-        "dryy_lwpr_date": yld, "bstp_kor_isnm": "ETF", "vi_cls_code": "N",
-        "lstn_stcn": str(units), "frgn_hldn_qty": str(units // 50),
-        "frgn_hldn_qty_rate": "2.00", "etf_trc_ert_mltp": "1",
-        "dprt": f"{(p - nav) / nav * 100:.2f}", "mbcr_name": "한국투자증권",
-        "stck_lstn_date": ymd(sym.listed), "mtrt_date": "", "shrg_type_code": "",
-        "lp_hldn_rate": "1.00", "etf_trgt_nmix_bstp_code": "0001",
-        "etf_div_name": "", "etf_rprs_bstp_kor_isnm": sym.name,
-        "lp_hldn_vol": str(units // 100), "stck_prdy_hgpr": str(int(d.high[snap.idx - 1])),
+        "trc_errt": f"{(h >> 16) % 300 / 100:.2f}",
+        "stck_sdpr": str(snap.base),
+        "stck_sspr": str(int(p * 0.7)),
+        "nmix_ctrt": _rate(p, snap.base),
+        "etf_crcl_stcn": str(units),
+        "etf_ntas_ttam": str(int(nav * units / 1e8)),
+        "etf_frcr_ntas_ttam": "0",
+        "frgn_limt_rate": "100.00",
+        "frgn_oder_able_qty": "0",
+        "etf_cu_unit_scrt_cnt": "100000",
+        "etf_cnfg_issu_cnt": str(10 + h % 190),
+        "etf_dvdn_cycl": "4",
+        "crcd": "KRW",
+        "etf_crcl_ntas_ttam": str(int(nav * units / 1e8)),
+        "etf_frcr_crcl_ntas_ttam": "0",
+        "etf_frcr_last_ntas_wrth_val": "0",
+        "lp_oder_able_cls_code": "Y",
+        "stck_dryy_hgpr": str(yh),
+        "dryy_hgpr_vrss_prpr_rate": _rate(p, yh),
+        "dryy_hgpr_date": yhd,
+        "stck_dryy_lwpr": str(yl),
+        "dryy_lwpr_vrss_prpr_rate": _rate(p, yl),
+        "dryy_lwpr_date": yld,
+        "bstp_kor_isnm": "ETF",
+        "vi_cls_code": "N",
+        "lstn_stcn": str(units),
+        "frgn_hldn_qty": str(units // 50),
+        "frgn_hldn_qty_rate": "2.00",
+        "etf_trc_ert_mltp": "1",
+        "dprt": f"{(p - nav) / nav * 100:.2f}",
+        "mbcr_name": "한국투자증권",
+        "stck_lstn_date": ymd(sym.listed),
+        "mtrt_date": "",
+        "shrg_type_code": "",
+        "lp_hldn_rate": "1.00",
+        "etf_trgt_nmix_bstp_code": "0001",
+        "etf_div_name": "",
+        "etf_rprs_bstp_kor_isnm": sym.name,
+        "lp_hldn_vol": str(units // 100),
+        "stck_prdy_hgpr": str(int(d.high[snap.idx - 1])),
     }

@@ -26,8 +26,18 @@ SESSION_MINUTES = CLOSE_MINUTE - OPEN_MINUTE + 1  # 1-min bars labelled 09:00 ..
 FIRST_DAY = date(2010, 1, 4)  # no market data before this
 REF_DAY = date(2025, 1, 2)  # universe.csv base prices are closes on this day
 
-_FIXED_HOLIDAYS = ((1, 1), (3, 1), (5, 1), (5, 5), (6, 6), (8, 15), (10, 3), (10, 9), (12, 25),
-                   (12, 31))
+_FIXED_HOLIDAYS = (
+    (1, 1),
+    (3, 1),
+    (5, 1),
+    (5, 5),
+    (6, 6),
+    (8, 15),
+    (10, 3),
+    (10, 9),
+    (12, 25),
+    (12, 31),
+)
 _LUNAR_AND_OTHER = {
     2020: ["0124", "0127", "0415", "0430", "0817", "0930", "1001", "1002"],
     2021: ["0211", "0212", "0519", "0816", "0920", "0921", "0922", "1004", "1011"],

@@ -56,19 +56,29 @@ def _load(text: str) -> dict[str, Symbol]:
     caps: dict[str, list[tuple[int, str]]] = {}
     for r in raw:
         caps.setdefault(r["market"], []).append(
-            (-int(r["base_price"]) * int(r["listed_shares"]), r["code"]))
+            (-int(r["base_price"]) * int(r["listed_shares"]), r["code"])
+        )
     rank = {code: i + 1 for rows in caps.values() for i, (_, code) in enumerate(sorted(rows))}
     out: dict[str, Symbol] = {}
     for r in raw:
         listed = parse_ymd(r["listed_date"])
         assert listed is not None, r
         out[r["code"]] = Symbol(
-            code=r["code"], name=r["name"], eng_name=r["eng_name"], market=r["market"],
-            group=r["group"], listed=listed, sector=r["sector"],
-            listed_shares=int(r["listed_shares"]), base_price=int(r["base_price"]),
-            par_value=int(r["par_value"]), status=r["status"],
-            status_since=parse_ymd(r["status_since"]), split_day=parse_ymd(r["split_date"]),
-            split_ratio=int(r["split_ratio"] or 1), rank=rank[r["code"]],
+            code=r["code"],
+            name=r["name"],
+            eng_name=r["eng_name"],
+            market=r["market"],
+            group=r["group"],
+            listed=listed,
+            sector=r["sector"],
+            listed_shares=int(r["listed_shares"]),
+            base_price=int(r["base_price"]),
+            par_value=int(r["par_value"]),
+            status=r["status"],
+            status_since=parse_ymd(r["status_since"]),
+            split_day=parse_ymd(r["split_date"]),
+            split_ratio=int(r["split_ratio"] or 1),
+            rank=rank[r["code"]],
         )
     return out
 
@@ -97,21 +107,33 @@ class Foreign:
 
 
 _FOREIGN = (
-    ("NAS", "AAPL", "Apple", 243.85), ("NAS", "MSFT", "Microsoft", 418.58),
-    ("NAS", "NVDA", "NVIDIA", 138.31), ("NAS", "AMZN", "Amazon.com", 220.22),
-    ("NAS", "GOOGL", "Alphabet A", 189.43), ("NAS", "META", "Meta Platforms", 599.24),
-    ("NAS", "TSLA", "Tesla", 379.28), ("NAS", "AVGO", "Broadcom", 232.52),
-    ("NAS", "COST", "Costco", 912.06), ("NAS", "NFLX", "Netflix", 885.35),
+    ("NAS", "AAPL", "Apple", 243.85),
+    ("NAS", "MSFT", "Microsoft", 418.58),
+    ("NAS", "NVDA", "NVIDIA", 138.31),
+    ("NAS", "AMZN", "Amazon.com", 220.22),
+    ("NAS", "GOOGL", "Alphabet A", 189.43),
+    ("NAS", "META", "Meta Platforms", 599.24),
+    ("NAS", "TSLA", "Tesla", 379.28),
+    ("NAS", "AVGO", "Broadcom", 232.52),
+    ("NAS", "COST", "Costco", 912.06),
+    ("NAS", "NFLX", "Netflix", 885.35),
     ("NAS", "QQQ", "Invesco QQQ Trust", 510.23),
-    ("NYS", "JPM", "JPMorgan Chase", 240.21), ("NYS", "V", "Visa", 318.36),
-    ("NYS", "JNJ", "Johnson & Johnson", 144.28), ("NYS", "WMT", "Walmart", 90.60),
-    ("NYS", "XOM", "Exxon Mobil", 107.55), ("NYS", "KO", "Coca-Cola", 62.19),
+    ("NYS", "JPM", "JPMorgan Chase", 240.21),
+    ("NYS", "V", "Visa", 318.36),
+    ("NYS", "JNJ", "Johnson & Johnson", 144.28),
+    ("NYS", "WMT", "Walmart", 90.60),
+    ("NYS", "XOM", "Exxon Mobil", 107.55),
+    ("NYS", "KO", "Coca-Cola", 62.19),
     ("NYS", "TSM", "Taiwan Semiconductor ADR", 205.67),
-    ("AMS", "SPY", "SPDR S&P 500 ETF", 584.64), ("AMS", "GLD", "SPDR Gold Shares", 240.63),
+    ("AMS", "SPY", "SPDR S&P 500 ETF", 584.64),
+    ("AMS", "GLD", "SPDR Gold Shares", 240.63),
     ("AMS", "IWM", "iShares Russell 2000 ETF", 220.96),
-    ("HKS", "00700", "Tencent", 412.0), ("HKS", "09988", "Alibaba", 82.8),
-    ("HKS", "00005", "HSBC Holdings", 76.5), ("HKS", "01810", "Xiaomi", 34.5),
-    ("TSE", "7203", "Toyota Motor", 2786.0), ("TSE", "6758", "Sony Group", 3364.0),
+    ("HKS", "00700", "Tencent", 412.0),
+    ("HKS", "09988", "Alibaba", 82.8),
+    ("HKS", "00005", "HSBC Holdings", 76.5),
+    ("HKS", "01810", "Xiaomi", 34.5),
+    ("TSE", "7203", "Toyota Motor", 2786.0),
+    ("TSE", "6758", "Sony Group", 3364.0),
 )
 _DECIMALS = {"NAS": 4, "NYS": 4, "AMS": 4, "HKS": 3, "TSE": 1}
 _CURRENCY = {"NAS": "USD", "NYS": "USD", "AMS": "USD", "HKS": "HKD", "TSE": "JPY"}

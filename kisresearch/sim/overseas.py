@@ -1,0 +1,146 @@
+"""Overseas quotes (HHDFS00000300) and daily bars (HHDFS76240000) for a few tickers per
+exchange. Daily bars only (no intraday): a US session counts as complete on the next KST
+calendar day, an Asian one after 17:00 KST. Exchange days are weekdays except 1 January and
+25 December. Deterministic per (seed, EXCD, SYMB, day), like the domestic data."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+import numpy as np
+
+from .formats import sign_code
+from .timebase import FIRST_DAY, REF_DAY, ymd
+from .universe import Foreign
+
+Row = dict[str, str]
+MAX_ROWS = 100
+US = frozenset({"NAS", "NYS", "AMS"})
+
+
+@lru_cache(maxsize=4)
+def _exchange_days(until_year: int) -> tuple[date, ...]:
+    out: list[date] = []
+    day, end = FIRST_DAY, date(until_year, 12, 31)
+    while day <= end:
+        if day.weekday() < 5 and (day.month, day.day) not in ((1, 1), (12, 25)):
+            out.append(day)
+        day += timedelta(days=1)
+    return tuple(out)
+
+
+@dataclass(frozen=True, eq=False)
+class ForeignDaily:
+    ticker: Foreign
+    days: tuple[date, ...]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+
+def build_foreign(ticker: Foreign, seed: int, until_year: int) -> ForeignDaily:
+    days = _exchange_days(until_year + 1)
+    n = len(days)
+    rng = np.random.default_rng([seed, ticker.key])
+    z = np.clip(rng.standard_normal((n, 5)), -4.0, 4.0)
+    sigma = 0.012 + 0.012 * (ticker.key % 100) / 100
+    x = np.cumsum(sigma * z[:, 0] + 0.0003)
+    x -= x[bisect.bisect_right(days, REF_DAY) - 1]
+    close = ticker.base_price * np.exp(1.6 * np.tanh(x / 1.6))
+    prev = np.concatenate(([close[0]], close[:-1]))
+    open_ = prev * np.exp(0.3 * sigma * z[:, 1])
+    high = np.maximum(open_, close) * np.exp(np.abs(0.5 * sigma * z[:, 2]))
+    low = np.minimum(open_, close) * np.exp(-np.abs(0.5 * sigma * z[:, 3]))
+    places = 2 if ticker.decimals > 1 else 0
+    volume = (2e6 * 300 / ticker.base_price * np.exp(0.4 * z[:, 4])).astype(np.int64)
+    return ForeignDaily(
+        ticker, days, *(np.round(a, places) for a in (open_, high, low, close)), volume
+    )
+
+
+def last_complete_day(ticker: Foreign, now_kst: datetime) -> date:
+    today = now_kst.date()
+    if ticker.excd in US or now_kst.hour < 17:
+        return today - timedelta(days=1)
+    return today
+
+
+def fmt(value: float, ticker: Foreign) -> str:
+    return f"{value:.{ticker.decimals}f}"
+
+
+def price_output(fd: ForeignDaily, day: date) -> Row:
+    """``output`` of the overseas price TR for the last complete session on or before ``day``."""
+    t = fd.ticker
+    i = bisect.bisect_right(fd.days, day) - 1
+    last, base = float(fd.close[i]), float(fd.close[i - 1])
+    diff = last - base
+    return {
+        "rsym": f"D{t.excd}{t.symb}",
+        "zdiv": str(t.decimals),
+        "base": fmt(base, t),
+        "pvol": str(int(fd.volume[i - 1])),
+        "last": fmt(last, t),
+        "sign": sign_code(round(last * 100), round(base * 100)),
+        "diff": fmt(abs(diff), t),
+        "rate": f"{diff / base * 100:.2f}",
+        "tvol": str(int(fd.volume[i])),
+        "tamt": str(int(fd.volume[i] * last)),
+        "ordy": "매수가능",
+    }
+
+
+def _group_key(day: date, gubn: str) -> tuple[int, ...]:
+    if gubn == "1":
+        iso = day.isocalendar()
+        return (iso[0], iso[1])
+    if gubn == "2":
+        return (day.year, day.month)
+    return (day.toordinal(),)
+
+
+def daily_rows(fd: ForeignDaily, end: date, gubn: str) -> list[Row]:
+    """``output2`` of the overseas daily TR: up to 100 day/week/month bars ending on ``end``,
+    newest first."""
+    t = fd.ticker
+    i = bisect.bisect_right(fd.days, end) - 1
+    groups: list[list[int]] = []
+    key: tuple[int, ...] | None = None
+    while i >= 1:
+        k = _group_key(fd.days[i], gubn)
+        if k != key:
+            if len(groups) == MAX_ROWS:
+                break
+            groups.append([])
+            key = k
+        groups[-1].append(i)
+        i -= 1
+    rows: list[Row] = []
+    for g in groups:
+        first, last = g[-1], g[0]
+        close, base = float(fd.close[last]), float(fd.close[first - 1])
+        diff = close - base
+        rows.append(
+            {
+                "xymd": ymd(fd.days[last]),
+                "clos": fmt(close, t),
+                "sign": sign_code(round(close * 100), round(base * 100)),
+                "diff": fmt(abs(diff), t),
+                "rate": f"{diff / base * 100:.2f}",
+                "open": fmt(float(fd.open[first]), t),
+                "high": fmt(float(fd.high[first : last + 1].max()), t),
+                "low": fmt(float(fd.low[first : last + 1].min()), t),
+                "tvol": str(int(fd.volume[first : last + 1].sum())),
+                "tamt": str(int(fd.volume[first : last + 1].sum() * close)),
+                "pbid": fmt(close, t),
+                "vbid": "100",
+                "pask": fmt(close, t),
+                "vask": "100",
+            }
+        )
+    return rows
