@@ -1,5 +1,74 @@
-"""kisresearch: a research toolkit for the Korea Investment & Securities Open API."""
+"""kisresearch: a research toolkit for the Korea Investment & Securities (KIS) Open API.
+
+>>> import kisresearch as kr
+>>> kis = kr.KIS()            # no KIS_* credentials set: the embedded simulator  # doctest: +SKIP
+>>> kis.quotes(["005930", "000660"])                                           # doctest: +SKIP
+"""
+
+from typing import Any
 
 from ._version import __version__
+from .batch import BatchInterrupted
+from .cache import ResponseCache, cacheable
+from .client import KIS
+from .errors import (
+    APIError,
+    BadResponse,
+    ConfigError,
+    ConnectionFailed,
+    CredentialsRejected,
+    KISError,
+    NotFound,
+    RateLimited,
+    RequestTimeout,
+    TokenInvalid,
+    TokenThrottled,
+    TransportError,
+)
+from .logs import install_null_handler
+from .ratelimit import LimiterConfig
+from .retry import RetryPolicy, retry_on_rate_limit
+from .stats import StatsManager
+from .universe import universe
 
-__all__ = ["__version__"]
+install_null_handler()
+
+__all__ = [
+    "KIS",
+    "APIError",
+    "BadResponse",
+    "BatchInterrupted",
+    "ConfigError",
+    "ConnectionFailed",
+    "CredentialsRejected",
+    "Dashboard",
+    "KISError",
+    "LimiterConfig",
+    "NotFound",
+    "RateLimited",
+    "RequestTimeout",
+    "ResponseCache",
+    "RetryPolicy",
+    "Simulator",
+    "StatsManager",
+    "TokenInvalid",
+    "TokenThrottled",
+    "TransportError",
+    "__version__",
+    "cacheable",
+    "retry_on_rate_limit",
+    "universe",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Heavy or optional parts load on first use: ipywidgets/matplotlib, the HTTP simulator.
+    if name == "Dashboard":
+        from .widgets import Dashboard
+
+        return Dashboard
+    if name == "Simulator":
+        from .sim import Simulator
+
+        return Simulator
+    raise AttributeError(f"module 'kisresearch' has no attribute {name!r}")

@@ -219,10 +219,12 @@ class KIS:
     def _send(self, request: Request) -> Response:
         """One attempt: limiter slot, auth headers, HTTP; stats for each attempt."""
         for refreshed in (False, True):
+            # Headers first: a token issuance must not sit between the limiter's slot and
+            # the send, or calls reserved apart would leave together.
+            headers = self.auth.headers()
             waited = self.limiter.acquire()
             if waited > 0:
                 self.stats.record_wait(waited)
-            headers = self.auth.headers()
             started = self._clock.now()
             try:
                 response = self.transport.send(request, headers)

@@ -32,6 +32,19 @@ class FakeClock:
         self.t += seconds
 
 
+class SimClock(FakeClock):
+    """A fake clock that also moves the simulator's token clock when it sleeps."""
+
+    def __init__(self, sim: object, start: float) -> None:
+        super().__init__(start)
+        self.sim = sim
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        if seconds > 0:
+            self.sim.advance(seconds)  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -8,6 +8,8 @@ import pytest
 import kisresearch as kr
 from kisresearch.errors import ConfigError
 
+from .conftest import SimClock
+
 
 @pytest.fixture
 def kis(sim, home):
@@ -102,10 +104,15 @@ def test_no_secret_in_repr_or_errors(kis, sim):
         assert secret not in df.loc["999999", "error"]
 
 
-def test_expired_token_is_replaced_mid_session(kis, sim):
-    kis.quotes("005930")
-    sim.expire_tokens()
-    sim.advance(61)  # so the re-issue is allowed at once
-    df = kis.quotes("000660", detail=True)
+def test_expired_token_is_replaced_mid_session(sim, home):
+    import time
+
+    clock = SimClock(sim, time.time())
+    with kr.KIS(simulator=sim, cache=False, progress=False, clock=clock) as kis:
+        kis.quotes("005930")
+        sim.expire_tokens()
+        df = kis.quotes("000660", detail=True)  # EGW00123 -> wait out the minute -> new token
     assert df["error"].isna().all()
-    assert sim.truth()["tokens_issued"] == 2
+    truth = sim.truth()
+    assert truth["tokens_issued"] == 2
+    assert truth["errors"].get("EGW00123") == 1 and "EGW00133" not in truth["errors"]

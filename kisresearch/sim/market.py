@@ -1,8 +1,9 @@
 """Deterministic domestic market data: daily bars, 1-min bars, snapshots and order books.
 
 Every number is a pure function of (seed, symbol, trading day): a symbol's daily path is drawn
-from ``numpy.random.default_rng([seed, symbol])`` one fixed-size row of normals per trading day,
-so a day's bar never depends on which range was asked for or on how far the calendar reaches.
+from ``numpy.random`` streams seeded with (seed, symbol), read from their start one fixed-size row
+per trading day, so a day's bar never depends on which range was asked for or on how far the
+calendar reaches.
 
 Model (raw prices, on the KRX tick grid):
 - close: a squashed random walk of log returns anchored so that the close on
@@ -130,7 +131,7 @@ class Daily:
     value: np.ndarray
     base: np.ndarray  # previous close in the day's share units (기준가)
     factor: np.ndarray  # split factor: raw = adjusted * factor
-    flow: np.ndarray  # (n, 3) float32 draws for investor flows
+    flow: np.ndarray  # (n, 2) uniform draws in [-1, 1) for investor flows
 
     def index(self, day: date) -> int:
         """Index of the last trading day <= ``day`` (-1 if none)."""
@@ -143,10 +144,11 @@ def build_daily(sym: Symbol, seed: int, until: date) -> Daily:
     days = cal[i0:]
     n = len(days)
     etf = sym.is_etf
-    rng = np.random.default_rng([seed, sym.key])
-    z = np.clip(rng.standard_normal((n, 8)), -4.0, 4.0)
+    # Two streams, each read from its start, so day i's draws never depend on the horizon.
+    z = np.clip(np.random.default_rng([seed, sym.key, 0]).standard_normal(n), -4.0, 4.0)
+    u = np.random.default_rng([seed, sym.key, 1]).random((n, 6), dtype=np.float32)
     sigma = 0.009 if etf else 0.011 + 0.021 * (sym.key % 1000) / 1000
-    r = sigma * z[:, 0] + 0.00015
+    r = sigma * z + 0.00015
     x = np.cumsum(r)
     x -= x[max(0, bisect.bisect_right(days, REF_DAY) - 1)]
     adj = sym.base_price * np.exp(1.4 * np.tanh(x / 1.4))
@@ -158,11 +160,12 @@ def build_daily(sym: Symbol, seed: int, until: date) -> Daily:
     prev[1:] = close[:-1] * factor[1:] / factor[:-1]
     prev[0] = adj[0] * factor[0] * np.exp(-r[0])
     base = round_tick(prev, etf)
-    open_ = round_tick(base * np.exp(0.35 * sigma * z[:, 1]), etf)
-    high = ceil_tick(np.maximum(open_, close) * np.exp(np.abs(0.5 * sigma * z[:, 2])), etf)
-    low = floor_tick(np.minimum(open_, close) * np.exp(-np.abs(0.5 * sigma * z[:, 3])), etf)
+    open_ = round_tick(base * np.exp(0.6 * sigma * (u[:, 0] - 0.5)), etf)
+    high = ceil_tick(np.maximum(open_, close) * np.exp(0.8 * sigma * u[:, 1] ** 2), etf)
+    low = floor_tick(np.minimum(open_, close) * np.exp(-0.8 * sigma * u[:, 2] ** 2), etf)
     turnover = (0.004 if etf else 0.001) + 0.008 * ((sym.key >> 10) % 1000) / 1000
-    shares = sym.listed_shares * turnover * np.exp(0.45 * z[:, 4] - 0.1) * (1 + 8 * np.abs(r))
+    noise = np.exp(0.9 * (u[:, 3] - 0.5))
+    shares = sym.listed_shares * turnover * noise * (1 + 8 * np.abs(r))
     volume = np.maximum(1, shares / factor).astype(np.int64)
     value = (volume * (open_ + high + low + 2 * close) / 5).astype(np.int64)
     if sym.halted and sym.status_since is not None:
@@ -173,19 +176,9 @@ def build_daily(sym: Symbol, seed: int, until: date) -> Daily:
                 arr[h:] = last
             volume[h:] = 0
             value[h:] = 0
-    return Daily(
-        sym,
-        days,
-        open_,
-        high,
-        low,
-        close,
-        volume,
-        value,
-        base,
-        factor,
-        z[:, 5:8].astype(np.float32),
-    )
+    small = [a.astype(np.int32) for a in (open_, high, low, close, base)]  # cache memory
+    return Daily(sym, days, small[0], small[1], small[2], small[3], volume, value, small[4],
+                 factor.astype(np.int32), 2 * u[:, 4:6] - 1)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -288,12 +281,12 @@ class Snapshot:
 class Market:
     """Lazily built, cached market data on the simulator's clock."""
 
-    def __init__(self, seed: int, clock: SimClock, *, cache: int = 192) -> None:
+    def __init__(self, seed: int, clock: SimClock, *, cache: int = 128) -> None:
         self.seed = seed
         self.clock = clock
         self.symbols = domestic()
         self._daily: LRU[tuple[str, int], Daily] = LRU(self._build_daily, cache)
-        self._minutes: LRU[tuple[str, int, int], Minutes] = LRU(self._build_minutes, 2048)
+        self._minutes: LRU[tuple[str, int, int], Minutes] = LRU(self._build_minutes, 512)
         self._foreign: LRU[tuple[Foreign, int], ForeignDaily] = LRU(
             lambda k: build_foreign(k[0], seed, k[1]), 64
         )

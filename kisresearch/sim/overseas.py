@@ -58,9 +58,8 @@ def build_foreign(ticker: Foreign, seed: int, until_year: int) -> ForeignDaily:
     low = np.minimum(open_, close) * np.exp(-np.abs(0.5 * sigma * z[:, 3]))
     places = 2 if ticker.decimals > 1 else 0
     volume = (2e6 * 300 / ticker.base_price * np.exp(0.4 * z[:, 4])).astype(np.int64)
-    return ForeignDaily(
-        ticker, days, *(np.round(a, places) for a in (open_, high, low, close)), volume
-    )
+    o, h, lo, c = (np.round(a, places) for a in (open_, high, low, close))
+    return ForeignDaily(ticker, days, o, h, lo, c, volume)
 
 
 def last_complete_day(ticker: Foreign, now_kst: datetime) -> date:

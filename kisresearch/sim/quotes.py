@@ -242,9 +242,9 @@ def investor_flow(snap: Snapshot) -> Row:
     in millions of won). Values so far while the session runs."""
     d, i = snap.daily, snap.idx
     vol, price = snap.volume, snap.close
-    f0, f1, _ = (float(x) for x in d.flow[i])
-    frgn = int(f0 * 0.08 * vol)
-    orgn = int(f1 * 0.06 * vol)
+    f0, f1 = (float(x) for x in d.flow[i])
+    frgn = int(f0 * 0.1 * vol)
+    orgn = int(f1 * 0.08 * vol)
     nets = {"prsn": -(frgn + orgn), "frgn": frgn, "orgn": orgn}
     shares = {"prsn": 0.55, "frgn": 0.2, "orgn": 0.12}
     row: Row = {}

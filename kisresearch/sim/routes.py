@@ -120,8 +120,8 @@ def multi_price(ctx: Ctx) -> Result:
     rows = []
     used = [k for k in ctx.params if k.startswith(("FID_INPUT_ISCD_", "FID_COND_MRKT_DIV_CODE_"))]
     for key in used:
-        n = key.rsplit("_", 1)[1]
-        if not n.isdigit() or not 1 <= int(n) <= MULTI_MAX:
+        suffix = key.rsplit("_", 1)[1]
+        if not suffix.isdigit() or not 1 <= int(suffix) <= MULTI_MAX:
             raise invalid(key)
     numbers = sorted({int(k.rsplit("_", 1)[1]) for k in used})
     if not numbers:

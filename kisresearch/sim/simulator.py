@@ -121,8 +121,7 @@ class Simulator:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("the simulator is not running; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def port(self) -> int:
