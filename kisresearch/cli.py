@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -48,15 +49,15 @@ def _demo(args: argparse.Namespace) -> int:
 def _sim(args: argparse.Namespace) -> int:
     from .sim import Simulator
 
-    sim = Simulator(profile=args.profile, port=args.port, host=args.host)
-    print(f"KIS simulator ({args.profile} profile) on http://{args.host}:{args.port or '?'}; "
-          "Ctrl-C stops", file=sys.stderr)
-    print(f"  app key {sim.app_key}  app secret {sim.app_secret}  account {sim.account}",
-          file=sys.stderr)
-    try:
+    sim = Simulator(profile=args.profile, rate=args.rate, window=args.window,
+                    jitter=(0.0, args.jitter), latency=(0.0, args.latency), seed=args.seed,
+                    port=args.port, host=args.host)
+    url = f"http://{args.host}:{args.port}"
+    print(f"KIS simulator ({args.profile} profile) on {url}; Ctrl-C stops.\n"
+          f"  export KIS_BASE_URL={url} KIS_APP_KEY={sim.app_key} "
+          f"KIS_APP_SECRET={sim.app_secret} KIS_ACCOUNT={sim.account}", file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):
         sim.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -69,9 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
     sim = sub.add_parser("sim", help="run the KIS simulator as a server")
-    sim.add_argument("--port", type=int, default=0)
+    sim.add_argument("--port", type=int, default=8999)
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--profile", choices=("real", "paper"), default="real")
+    sim.add_argument("--rate", type=int, default=None, help="calls a second (default by profile)")
+    sim.add_argument("--window", choices=("sliding", "fixed"), default="sliding")
+    sim.add_argument("--jitter", type=float, default=0.0, help="max s of delay before arrival")
+    sim.add_argument("--latency", type=float, default=0.0, help="max s of delay after it")
+    sim.add_argument("--seed", type=int, default=0)
     sim.set_defaults(func=_sim)
     args = parser.parse_args(argv)
     from .logs import configure

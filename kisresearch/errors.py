@@ -3,17 +3,21 @@
 Every error the toolkit raises derives from :class:`KISError`::
 
     KISError
-    ├── ConfigError (ValueError)        bad argument or setting, raised before any request
-    ├── TransportError                  no usable KIS answer: retried
-    │   ├── ConnectionFailed            refused / reset / dropped connection
-    │   ├── RequestTimeout              no answer within the timeout
-    │   └── BadResponse                 a non-JSON or malformed body (an HTML 500 page, ...)
-    └── APIError                        KIS answered with an error body (rt_cd != "0" or error_code)
-        ├── RateLimited                 EGW00201 / EGW00215: too many calls per second: retried
-        ├── TokenInvalid                EGW00121 / EGW00123: token unknown or expired: re-issued once
-        ├── TokenThrottled              EGW00133: a token was issued less than a minute ago: waited out
-        ├── CredentialsRejected         EGW00103 / EGW00105: bad app key or app secret
-        └── NotFound                    the symbol or item does not exist (no retry)
+    ├── ConfigError (ValueError)      bad argument or setting, raised before any request
+    ├── TransportError                no usable KIS answer: retried
+    │   ├── ConnectionFailed          refused / reset / dropped connection
+    │   ├── RequestTimeout            no answer within the timeout
+    │   └── BadResponse               a non-JSON or malformed body (an HTML 500 page, ...)
+    ├── APIError                      KIS answered with an error body (rt_cd != "0")
+    │   ├── RateLimited               EGW00201 / EGW00215, too many calls a second: retried
+    │   ├── TokenInvalid              EGW00121 / EGW00123, token unknown or expired: re-issued
+    │   ├── TokenThrottled            EGW00133, a token less than a minute ago: waited out
+    │   ├── CredentialsRejected       EGW00103 / EGW00105: bad app key or app secret
+    │   └── NotFound                  the symbol or item does not exist (no retry)
+    ├── batch.ItemTimeout (TimeoutError)      one item of a bulk pull ran past its timeout
+    └── batch.ItemCancelled (CancelledError)  an item left undone by an interrupt
+
+    batch.BatchInterrupted (KeyboardInterrupt) carries the finished outcomes of a bulk pull.
 
 Errors carry ``msg_cd``, ``msg1``, ``tr_id``, ``endpoint`` and the HTTP ``status``; never a
 secret. Messages are built only from those fields.
@@ -78,7 +82,8 @@ class APIError(KISError):
         super().__init__(f"{msg_cd}: {self.msg1} (HTTP {status}{', ' + where if where else ''})")
 
     def __reduce__(self) -> tuple[Any, ...]:  # keep keyword fields across pickling
-        return (_rebuild, (type(self), self.msg_cd, self.msg1, self.status, self.tr_id, self.endpoint))
+        fields = (self.msg_cd, self.msg1, self.status, self.tr_id, self.endpoint)
+        return (_rebuild, (type(self), *fields))
 
 
 def _rebuild(cls: type[APIError], *args: Any) -> APIError:

@@ -172,11 +172,11 @@ class Dashboard:
 
     def stop(self) -> None:
         """Stop and join the refresh thread, then show the final state; safe to call again."""
-        finalizer, self._finalizer = self._finalizer, None
+        with self._lock:  # not held while joining: the thread's refresh takes it
+            finalizer, self._finalizer, self._thread = self._finalizer, None, None
         if finalizer is None:
             return
         finalizer()  # sets the stop event and joins the thread
-        self._thread = None
         self._tick()  # the final state; a failure is logged and shown, not raised
         self._set_status(
             "stopped" + (f" (last refresh failed: {self._failed})" if self._failed else "")
@@ -267,7 +267,7 @@ class Dashboard:
         self._status.value = f"<small style='color:#666'>dashboard {html.escape(text)}</small>"
 
     def _tick(self) -> None:
-        """One refresh from the thread: a failure is logged once and shown, never raised."""
+        """One refresh that never raises: a failure is shown, and logged once until a success."""
         try:
             self.refresh()
         except Exception as exc:
@@ -276,6 +276,11 @@ class Dashboard:
                 log.warning("kisresearch dashboard: refresh failed: %s", message, exc_info=True)
                 self._failed = message
                 self._set_status(f"running; last refresh failed: {message}")
+        else:
+            if self._failed is not None:
+                self._failed = None
+                if self.running:
+                    self._set_status(f"running: refreshing every {self.interval:g} s")
 
 
 # ---------------------------------------------------------------------- the thread

@@ -199,6 +199,9 @@ def test_a_failing_refresh_is_shown_not_raised(
     assert calls >= 3
     assert "stats are gone" in dash._status.value
     assert len([r for r in caplog.records if "refresh failed" in r.message]) == 1  # once
+    dash.stats = stats
+    dash._tick()  # a good refresh clears the failure
+    assert dash._failed is None
 
 
 @pytest.mark.slow

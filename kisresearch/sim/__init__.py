@@ -20,6 +20,7 @@ Modules:
 - :mod:`.master` -- the fixed-width master files (layout documented there)
 - :mod:`.timebase` -- the simulator's clock, KST and the KRX calendar
 - :mod:`.universe`, :mod:`.make_universe` -- the shipped symbol universe
+- :mod:`.probe` -- :class:`~kisresearch.sim.probe.RawClient`, a bare caller for probing servers
 
 Admin endpoints (no auth, never rate limited or faulted): ``GET /__sim/truth``,
 ``GET /__sim/info`` (base URL, profile, credentials), ``POST /__sim/reset``,

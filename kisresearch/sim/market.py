@@ -193,13 +193,44 @@ class Minutes:
     value: np.ndarray
 
 
-def build_minutes(daily: Daily, i: int, seed: int) -> Minutes:
+@dataclass(frozen=True)
+class DayBar:
+    """One symbol's complete bar for one trading day, plus what quotes need around it; small,
+    so many of them stay cached after the symbol's full series has been evicted."""
+
+    sym: Symbol
+    idx: int  # index of the day in the symbol's series
+    day: date
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    value: int
+    base: int
+    prev_volume: int
+    avg_volume: float  # mean daily volume over the 20 trading days up to this one
+    factor: int  # split factor on this day (raw = adjusted * factor)
+    split: int  # split ratio taking effect on this day (0 = none)
+    flow: tuple[float, float]  # investor-flow draws in [-1, 1)
+
+
+def day_bar(d: Daily, i: int) -> DayBar:
+    split = int(d.factor[i - 1] // d.factor[i]) if i > 0 and d.factor[i - 1] != d.factor[i] else 0
+    return DayBar(
+        d.sym, i, d.days[i], int(d.open[i]), int(d.high[i]), int(d.low[i]), int(d.close[i]),
+        int(d.volume[i]), int(d.value[i]), int(d.base[i]),
+        int(d.volume[i - 1]) if i > 0 else 0, float(d.volume[max(0, i - 19) : i + 1].mean()),
+        int(d.factor[i]), split, (float(d.flow[i, 0]), float(d.flow[i, 1])),
+    )  # fmt: skip
+
+
+def build_minutes(bar: DayBar, seed: int) -> Minutes:
     n = SESSION_MINUTES
-    o, h, lo, c = (int(a[i]) for a in (daily.open, daily.high, daily.low, daily.close))
-    vol, val = int(daily.volume[i]), int(daily.value[i])
-    day = daily.days[i]
-    etf = daily.sym.is_etf
-    rng = np.random.default_rng([seed, daily.sym.key, day.toordinal()])
+    o, h, lo, c = bar.open, bar.high, bar.low, bar.close
+    vol, val = bar.volume, bar.value
+    etf = bar.sym.is_etf
+    rng = np.random.default_rng([seed, bar.sym.key, bar.day.toordinal()])
     walk = np.cumsum(rng.standard_normal(n))
     noise = rng.lognormal(0.0, 0.5, n)
     if h == lo:
@@ -242,9 +273,8 @@ def build_minutes(daily: Daily, i: int, seed: int) -> Minutes:
 class Snapshot:
     """A symbol's state in a session: the day's bar so far (raw prices)."""
 
-    sym: Symbol
-    daily: Daily
-    idx: int  # index of the session day in ``daily``
+    bar: DayBar  # the complete day
+    horizon: int  # the key of the symbol's series in the cache (a year)
     minute: int  # index of the latest 1-min bar included (SESSION_MINUTES - 1 = full day)
     final: bool  # the day's bar is complete
     open: int
@@ -253,13 +283,28 @@ class Snapshot:
     close: int
     volume: int
     value: int
-    base: int
     upper: int
     lower: int
 
     @property
+    def sym(self) -> Symbol:
+        return self.bar.sym
+
+    @property
+    def idx(self) -> int:
+        return self.bar.idx
+
+    @property
     def day(self) -> date:
-        return self.daily.days[self.idx]
+        return self.bar.day
+
+    @property
+    def base(self) -> int:
+        return self.bar.base
+
+    @property
+    def prev_volume(self) -> int:
+        return self.bar.prev_volume
 
     @property
     def change(self) -> int:
@@ -273,19 +318,19 @@ class Snapshot:
     def tick(self) -> int:
         return tick_size(self.close, self.sym.is_etf)
 
-    @property
-    def prev_volume(self) -> int:
-        return int(self.daily.volume[self.idx - 1]) if self.idx > 0 else 0
-
 
 class Market:
-    """Lazily built, cached market data on the simulator's clock."""
+    """Lazily built, cached market data on the simulator's clock.
+
+    Three caches: full daily series per symbol (LRU ``cache``, ~200 kB each), single day bars
+    (many, tiny: quotes of a whole universe stay warm) and 1-min bars per symbol-day."""
 
     def __init__(self, seed: int, clock: SimClock, *, cache: int = 128) -> None:
         self.seed = seed
         self.clock = clock
         self.symbols = domestic()
         self._daily: LRU[tuple[str, int], Daily] = LRU(self._build_daily, cache)
+        self._bars: LRU[tuple[str, int, int], DayBar] = LRU(self._build_bar, 16384)
         self._minutes: LRU[tuple[str, int, int], Minutes] = LRU(self._build_minutes, 512)
         self._foreign: LRU[tuple[Foreign, int], ForeignDaily] = LRU(
             lambda k: build_foreign(k[0], seed, k[1]), 64
@@ -294,8 +339,11 @@ class Market:
     def _build_daily(self, key: tuple[str, int]) -> Daily:
         return build_daily(self.symbols[key[0]], self.seed, date(key[1], 1, 1))
 
+    def _build_bar(self, key: tuple[str, int, int]) -> DayBar:
+        return day_bar(self._daily.get((key[0], key[1])), key[2])
+
     def _build_minutes(self, key: tuple[str, int, int]) -> Minutes:
-        return build_minutes(self._daily.get((key[0], key[1])), key[2], self.seed)
+        return build_minutes(self._bars.get(key), self.seed)
 
     def foreign_daily(self, ticker: Foreign, year: int) -> ForeignDaily:
         return self._foreign.get((ticker, year))
@@ -306,8 +354,20 @@ class Market:
     def daily(self, code: str, session: Session) -> Daily:
         return self._daily.get((code, session.now.year))
 
+    def history(self, snap: Snapshot) -> Daily:
+        """The full daily series a snapshot belongs to."""
+        return self._daily.get((snap.sym.code, snap.horizon))
+
     def minutes(self, code: str, session: Session, idx: int) -> Minutes:
         return self._minutes.get((code, session.now.year, idx))
+
+    def index(self, sym: Symbol, session: Session, day: date) -> int:
+        """Index of the last trading day <= ``day`` in the symbol's series (-1 if none), from
+        the calendar alone (no series is built)."""
+        cal = trading_days(date(session.now.year, 1, 1))
+        first = bisect.bisect_left(cal, max(sym.listed, FIRST_DAY))
+        last = bisect.bisect_right(cal, day) - 1
+        return last - first if last >= first else -1
 
     def snapshot(self, code: str, session: Session, day: date | None = None) -> Snapshot | None:
         """The symbol's bar for ``day`` (default: the session day), partial while in progress.
@@ -316,54 +376,28 @@ class Market:
         sym = self.symbols.get(code)
         if sym is None:
             return None
-        d = self.daily(code, session)
         target = session.day if day is None else min(day, session.day)
-        idx = d.index(target)
+        idx = self.index(sym, session, target)
         if idx < 0:
             return None
-        base = int(d.base[idx])
-        upper, lower = price_limits(base, sym.is_etf)
-        live = d.days[idx] == session.day and not session.closed
-        if not live:
-            return Snapshot(
-                sym,
-                d,
-                idx,
-                SESSION_MINUTES - 1,
-                True,
-                int(d.open[idx]),
-                int(d.high[idx]),
-                int(d.low[idx]),
-                int(d.close[idx]),
-                int(d.volume[idx]),
-                int(d.value[idx]),
-                base,
-                upper,
-                lower,
-            )
+        year = session.now.year
+        bar = self._bars.get((code, year, idx))
+        upper, lower = price_limits(bar.base, sym.is_etf)
+        if bar.day != session.day or session.closed:
+            return Snapshot(bar, year, SESSION_MINUTES - 1, True, bar.open, bar.high, bar.low,
+                            bar.close, bar.volume, bar.value, upper, lower)  # fmt: skip
         m = self.minutes(code, session, idx)
         k = session.last_minute + 1
         return Snapshot(
-            sym,
-            d,
-            idx,
-            k - 1,
-            False,
-            int(m.open[0]),
-            int(m.high[:k].max()),
-            int(m.low[:k].min()),
-            int(m.close[k - 1]),
-            int(m.volume[:k].sum()),
-            int(m.value[:k].sum()),
-            base,
-            upper,
-            lower,
-        )
+            bar, year, k - 1, False, int(m.open[0]), int(m.high[:k].max()),
+            int(m.low[:k].min()), int(m.close[k - 1]), int(m.volume[:k].sum()),
+            int(m.value[:k].sum()), upper, lower,
+        )  # fmt: skip
 
     def range_stats(self, snap: Snapshot, start: date) -> tuple[int, str, int, str]:
         """(high, high day, low, low day) over trading days from ``start`` to the snapshot's
         day, split-adjusted, counting the day's bar so far."""
-        d = snap.daily
+        d = self.history(snap)
         i0 = max(0, bisect.bisect_left(d.days, start))
         highs = np.round(d.high[i0 : snap.idx] / d.factor[i0 : snap.idx]).astype(np.int64)
         lows = np.round(d.low[i0 : snap.idx] / d.factor[i0 : snap.idx]).astype(np.int64)
@@ -383,8 +417,7 @@ class Market:
             asks.append(tick_up(asks[-1], etf))
             bids.append(tick_down(bids[-1], etf))
         rng = np.random.default_rng([self.seed, snap.sym.key, snap.day.toordinal(), snap.minute])
-        avg = float(snap.daily.volume[max(0, snap.idx - 20) : snap.idx + 1].mean() or 0.0)
-        size = max(1.0, avg / 3000)
+        size = max(1.0, snap.bar.avg_volume / 3000)
         qty = (size * rng.lognormal(0.0, 0.7, 20)).astype(np.int64) + 1
         if snap.sym.halted:
             qty[:] = 0

@@ -13,9 +13,10 @@ Decisions (the facts file leaves them open):
   call, the number of accepted calls from that key in ``(t - 1, t]``.
 - Tokens. A ``tokenP`` call succeeds at most once per ``token_interval`` per key; the interval
   runs from the last *successful* call, whether it issued a new token or returned the current
-  one (the endpoint is "1분당 1회"). Within 6 h of issuance the same token comes back and
-  ``tokens_issued`` does not move (``tokens_reused`` does). Tokens stay valid until they expire,
-  even after a newer one was issued, unless revoked.
+  one (the endpoint is "1분당 1회"). Within 6 h of issuance the same token comes back (with
+  ``expires_in`` = the seconds it has left) and ``tokens_issued`` does not move
+  (``tokens_reused`` does). Tokens stay valid until they expire, even after a newer one was
+  issued, unless revoked. Failed calls (EGW00133, bad key) do not restart the interval.
 """
 
 from __future__ import annotations

@@ -24,10 +24,28 @@ DEFAULT_HOLDINGS = 65
 class Simulator:
     """A KIS-compatible REST server on 127.0.0.1 with deterministic market data.
 
-    Parameters are keyword arguments (see the module docs of :mod:`kisresearch.sim`)::
+    ::
 
         with Simulator() as sim:
             sim.base_url, sim.app_key, sim.app_secret, sim.account
+
+    Parameters
+    ----------
+    profile : "real" (20 calls/s per app key) or "paper" (2 calls/s, paper TR ids, 20 balance
+        rows per page, real-only TRs refused).
+    rate : calls per window for every key, overriding the profile's.
+    window : "sliding" (default) or "fixed" 1-second window, on server arrival time.
+    jitter : (low, high) uniform delay in seconds before the server counts a call.
+    latency : (low, high) uniform delay after counting, before the answer.
+    faults : :class:`Faults` probabilities; settable later through ``sim.faults``.
+    cooldown : after a rate-limit rejection, reject everything from that key this long.
+    rate_limit_status : HTTP status of the EGW00201 answer (500; 200 is the other variant).
+    token_interval, token_ttl : minimum seconds between tokenP successes per key; token life.
+    seed : market data, portfolios, credentials and fault randomness.
+    host, port : where to listen; port 0 picks a free one.
+
+    The default app key, secret and account (``"50000000-01"``) are derived from ``seed``;
+    :meth:`add_app` registers more keys. :meth:`truth` is what the server saw.
     """
 
     def __init__(
