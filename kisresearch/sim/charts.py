@@ -35,9 +35,8 @@ class Bar:
 
 
 def _day_bar(snap: Snapshot, adjusted: bool) -> Bar:
-    d, i = snap.daily, snap.idx
-    f = int(d.factor[i]) if adjusted else 1
-    split = int(d.factor[i - 1] // d.factor[i]) if i > 0 and d.factor[i - 1] != d.factor[i] else 0
+    f = snap.bar.factor if adjusted else 1
+    split = snap.bar.split
 
     def adj(x: int) -> int:
         return x if f == 1 else round(x / f)
@@ -83,7 +82,7 @@ def _iter_days(
     last = mk.snapshot(code, session, end)
     if last is None:
         return
-    d = last.daily
+    d = mk.history(last)
     for idx in range(last.idx, -1, -1):
         if d.days[idx] < start:
             return
@@ -145,10 +144,10 @@ def _merge(newest_first: list[Bar]) -> Bar:
     )
 
 
-def chart_summary(snap: Snapshot) -> Row:
+def chart_summary(mk: Market, snap: Snapshot) -> Row:
     """``output1`` of the period-bar TR: the symbol's current snapshot."""
     sym, p = snap.sym, snap.close
-    d, i = snap.daily, max(0, snap.idx - 1)
+    d, i = mk.history(snap), max(0, snap.idx - 1)
     fund = Fundamentals.of(sym)
     return {
         "prdy_vrss": str(snap.change),

@@ -55,7 +55,7 @@ def _rate(now: int, ref: int) -> str:
 
 def price_output(mk: Market, snap: Snapshot) -> Row:
     """``output`` of inquire-price (FHKST01010100)."""
-    sym, d, p = snap.sym, snap.daily, snap.close
+    sym, d, p = snap.sym, mk.history(snap), snap.close
     fund = Fundamentals.of(sym)
     day = snap.day
     w52h, w52hd, w52l, w52ld = mk.range_stats(snap, one_year_before(day))
@@ -240,9 +240,8 @@ def asking_price(mk: Market, snap: Snapshot) -> tuple[Row, Row]:
 def investor_flow(snap: Snapshot) -> Row:
     """Investor net buys and gross buys/sells for the snapshot's day (sizes in shares, values
     in millions of won). Values so far while the session runs."""
-    d, i = snap.daily, snap.idx
     vol, price = snap.volume, snap.close
-    f0, f1 = (float(x) for x in d.flow[i])
+    f0, f1 = snap.bar.flow
     frgn = int(f0 * 0.1 * vol)
     orgn = int(f1 * 0.08 * vol)
     nets = {"prsn": -(frgn + orgn), "frgn": frgn, "orgn": orgn}
@@ -273,7 +272,7 @@ def investor_rows(mk: Market, session: Session, code: str, days: int = 30) -> li
     first = mk.snapshot(code, session)
     assert first is not None
     rows: list[Row] = []
-    d = first.daily
+    d = mk.history(first)
     for idx in range(first.idx, max(-1, first.idx - days), -1):
         snap = first if idx == first.idx else mk.snapshot(code, session, d.days[idx])
         assert snap is not None
@@ -371,7 +370,7 @@ def stock_info(mk: Market, session: Session, sym: Symbol) -> Row:
 
 def etf_price(mk: Market, snap: Snapshot) -> Row:
     """``output`` of the ETF/ETN inquire-price (FHPST02400000)."""
-    sym, p, d = snap.sym, snap.close, snap.daily
+    sym, p, d = snap.sym, snap.close, mk.history(snap)
     h = zlib.crc32(f"nav:{sym.code}:{snap.day.toordinal()}".encode())
     nav = p * (1 + ((h % 200) - 100) / 100000)  # within +-0.1% of the price
     prev_nav = snap.base * (1 + (((h >> 8) % 200) - 100) / 100000)
@@ -437,5 +436,5 @@ def etf_price(mk: Market, snap: Snapshot) -> Row:
         "etf_div_name": "",
         "etf_rprs_bstp_kor_isnm": sym.name,
         "lp_hldn_vol": str(units // 100),
-        "stck_prdy_hgpr": str(int(d.high[snap.idx - 1])),
+        "stck_prdy_hgpr": str(int(d.high[max(0, snap.idx - 1)])),
     }

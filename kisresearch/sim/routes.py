@@ -34,7 +34,7 @@ from .account import BALANCE_PARAMS, Account, balance_page, context, parse_posit
 from .market import Market
 from .quotes import Fundamentals
 from .rules import App
-from .timebase import Session, parse_hms, parse_ymd, ymd
+from .timebase import Session, parse_hms, parse_ymd
 from .universe import Symbol, foreign
 
 Body = dict[str, Any]
@@ -145,7 +145,7 @@ def daily_itemchart(ctx: Ctx) -> Result:
         ctx.market, ctx.session, sym.code, start, end, period, adjusted, charts.MAX_PERIOD_ROWS
     )
     return {
-        "output1": charts.chart_summary(snap),
+        "output1": charts.chart_summary(ctx.market, snap),
         "output2": [charts.period_row(b, adjusted) for b in bars],
     }, ""
 
@@ -369,6 +369,3 @@ def dispatch(ep: Endpoint, tr_id: str, ctx: Ctx) -> tuple[int, Body, str]:
 
 def not_found() -> tuple[int, Body]:
     return 404, {"rt_cd": "1", "msg_cd": "MCA00124", "msg1": "해당 서비스를 찾을수 없습니다."}
-
-
-__all__ = ["ROUTES", "Ctx", "Endpoint", "KisError", "dispatch", "not_found", "ymd"]
