@@ -119,6 +119,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "EGW00133": TokenThrottled,
     "EGW00103": CredentialsRejected,
     "EGW00105": CredentialsRejected,
+    "APBK0013": NotFound,  # "조회 가능한 데이터가 없습니다": no such symbol / no data
 }
 
 

@@ -143,7 +143,22 @@ class Gateway:
         )
 
     # -- OAuth -----------------------------------------------------------------------------
-    def oauth(self, path: str, body: bytes) -> Reply:
+    def oauth(self, method: str, path: str, body: bytes) -> Reply:
+        """``/oauth2/tokenP``, ``/oauth2/revokeP``, ``/oauth2/Approval`` (POST only)."""
+        if method != "POST" or path not in (
+            "/oauth2/tokenP",
+            "/oauth2/revokeP",
+            "/oauth2/Approval",
+        ):
+            reply = json_reply(
+                404, {"error_code": "EGW00101", "error_description": _OAUTH_ERRORS["EGW00101"]}
+            )
+        else:
+            reply = self._oauth(path, body)
+        reply.delay += self._uniform(self.latency)
+        return reply
+
+    def _oauth(self, path: str, body: bytes) -> Reply:
         try:
             data = json.loads(body.decode("utf-8") or "{}")
         except (UnicodeDecodeError, json.JSONDecodeError):

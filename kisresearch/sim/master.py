@@ -38,6 +38,9 @@ shares (the header says "상장 주수(천)"), ``시가총액`` and the income f
 million won), ``기준가`` is the base price of the next session (the previous close while a
 session runs, the close once it is over), ``기준년월`` is the last fiscal year end
 (``YYYY1231``).
+
+The toolkit's own parser reads these files from the layout in the facts file; the width
+tuples below exist for the simulator and its tests.
 """
 
 from __future__ import annotations

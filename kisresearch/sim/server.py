@@ -1,4 +1,4 @@
-"""The HTTP side: a threaded HTTP/1.1 server on 127.0.0.1 and the :class:`Simulator` facade.
+"""The HTTP side: a threaded HTTP/1.1 server on 127.0.0.1 in front of the simulator.
 
 One daemon thread per connection (keep-alive, as a ``requests.Session`` uses it); each answer
 goes out in one ``sendall`` with an exact ``Content-Length`` and ``TCP_NODELAY``, so small
@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .gateway import Gateway, Reply, dumps, json_reply
+from .gateway import Gateway, Reply, dumps
 
 log = logging.getLogger("kisresearch.sim")
 _REASONS = {
@@ -108,18 +108,13 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         path = url.path
         if path.startswith("/__sim/"):
-            reply = sim._admin(method, path, query, body)
+            reply = sim.admin(method, path, query, body)
         else:
-            if not self._sleep(sim._uniform_jitter()):
+            if not self._sleep(sim.jitter_delay()):
                 return
-            gw: Gateway = sim._gateway
+            gw: Gateway = sim.gateway
             if path.startswith("/oauth2/"):
-                reply = (
-                    json_reply(404, {"error": "not found"})
-                    if method != "POST"
-                    else gw.oauth(path, body)
-                )
-                reply.delay += gw._uniform(gw.latency)
+                reply = gw.oauth(method, path, body)
             elif path.startswith("/common/master/"):
                 reply = gw.master(path.rsplit("/", 1)[1])
             else:

@@ -94,7 +94,7 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
         self._close_lock = threading.Lock()
-        self._gateway = Gateway(
+        self.gateway = Gateway(
             clock=self.clock,
             market=self.market,
             tokens=self.tokens,
@@ -231,7 +231,8 @@ class Simulator:
         is not reset: a new token needs ``token_interval`` since the last tokenP answer."""
         self.tokens.expire_all(self.clock.now())
 
-    def _uniform_jitter(self) -> float:
+    def jitter_delay(self) -> float:
+        """One draw of the network-in delay (``jitter``), in seconds."""
         lo, hi = self.jitter
         if hi <= 0:
             return 0.0
@@ -251,7 +252,8 @@ class Simulator:
             "faults": self.faults.to_dict() if self.faults else None,
         }
 
-    def _admin(self, method: str, path: str, query: dict[str, str], body: bytes) -> Reply:
+    def admin(self, method: str, path: str, query: dict[str, str], body: bytes) -> Reply:
+        """Answer one ``/__sim/...`` admin request (the HTTP form of the methods above)."""
         route = (method, urlsplit(path).path)
         if route == ("GET", "/__sim/truth"):
             return admin_reply(self.truth())
