@@ -1,0 +1,97 @@
+"""What the method areas may use of the client, and the helpers they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+import pandas as pd
+
+from .. import endpoints as ep
+from ..batch import Outcome
+from ..cache import ResponseCache
+from ..config import Credentials
+from ..errors import APIError
+from ..frames import Piece, Row
+from ..transport import Request, Response
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One logical answer: the body, and whether it came from the cache (and when fetched)."""
+
+    body: dict[str, Any]
+    from_cache: bool
+    fetched_at: float
+
+
+Pager = Callable[[Response], Request | None]
+
+
+class Client(Protocol):
+    """The pipeline a method runs on (:class:`~kisresearch.client.KIS` provides it)."""
+
+    env: str
+    namespace: str
+    master_url: str
+    cache: ResponseCache | None
+    _creds: Credentials
+
+    def _fetch(self, endpoint: ep.Endpoint, params: Mapping[str, str], *,
+               symbol: str | None = None, use_cache: bool = True, refresh: bool = False,
+               pages: Pager | None = None) -> Fetched: ...
+
+    def _run(self, items: Sequence[Any], fn: Callable[[Any], Any], desc: str,
+             progress: bool | None) -> list[Outcome[Any, Any]]: ...
+
+    def _provenance(self, df: pd.DataFrame, endpoint: ep.Endpoint,
+                    fetched: Sequence[Fetched]) -> pd.DataFrame: ...
+
+    def _today(self) -> date: ...
+
+    def _now(self) -> float: ...
+
+    def _download(self, url: str) -> bytes: ...
+
+
+def describe(exc: BaseException | None) -> str:
+    """The text of a frame's ``error`` cell: the error's kind and KIS message."""
+    if exc is None:
+        return ""
+    if isinstance(exc, APIError):
+        return f"{exc.msg_cd}: {exc.msg1}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def pieces(
+    outcomes: Sequence[Outcome[Any, Any]],
+    symbol: Callable[[Any], str],
+    rows: Callable[[Any, Fetched], list[Row]],
+    empty: Callable[[Any], str],
+) -> tuple[list[Piece], list[Fetched]]:
+    """Per-item outcomes whose value is a list of pages -> frame pieces and the answers.
+
+    A failed item is one error piece; an item whose pages hold no rows is one error piece
+    saying ``empty(item)``.
+    """
+    out: list[Piece] = []
+    fetched: list[Fetched] = []
+    for outcome in outcomes:
+        name = symbol(outcome.item)
+        if not outcome.ok:
+            out.append(Piece(name, error=describe(outcome.error)))
+            continue
+        found = 0
+        for page in outcome.value:
+            fetched.append(page)
+            got = rows(outcome.item, page)
+            found += len(got)
+            out.append(Piece(name, got, page.from_cache, page.fetched_at))
+        if not found:
+            out.append(Piece(name, error=empty(outcome.item)))
+    return out, fetched
+
+
+NO_ANSWER = "no data: KIS returned nothing for this code (unknown?)"
