@@ -84,6 +84,7 @@ def run_bench(
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     started = time.perf_counter()
+    load_before = _load()
 
     from .universe import universe
 
@@ -136,6 +137,7 @@ def run_bench(
     report = _report(
         results, names, quick=quick, soak=soak_s, seconds=time.perf_counter() - started
     )
+    report["host"]["load_average"] = {"start": load_before, "end": _load()}
     json_path = folder / f"report-{stamp}.json"
     png_path = folder / f"report-{stamp}.png"
     report["files"] = {"json": str(json_path)}
@@ -202,6 +204,16 @@ def _report(
         },
         "scenarios": {r.name: r.to_dict() for r in results},
     }
+
+
+def _load() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages: other work on the machine skews timings."""
+    import os
+
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _cpus() -> int | None:

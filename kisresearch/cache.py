@@ -2,9 +2,10 @@
 
 Storage is a diskcache ``Cache`` (SQLite, safe across threads and processes) in one owner-only
 folder: ``cache.db`` plus SQLite's ``-wal``/``-shm`` files, all 0600 in a 0700 folder. Values are
-JSON (zlib above ``compress_threshold``) stored inside the database, never pickle: diskcache's
-stock ``Disk`` unpickles what it reads, so a tampered row could run code. Rows this module did not
-write (pickle, file-backed or raw values) are refused: logged, deleted, treated as a miss.
+JSON (zlib above ``compress_threshold``) stored inside the database, never pickle. Rows this
+toolkit did not write (pickle, file-backed or raw values) are refused: logged, deleted, treated
+as a miss. That database layer (the JSON-only ``Disk``, the file modes, moving a corrupt database
+aside) is :mod:`kisresearch.cachedisk`, which says why.
 
 Keys are ``"<endpoint>:<sha256 of namespace, endpoint and sorted params>"``: stable across
 processes, readable enough to debug, and never showing a parameter value (an account number in a
@@ -29,18 +30,16 @@ import json
 import logging
 import os
 import sqlite3
-import stat
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import diskcache
 
+from .cachedisk import DBNAME, UnsafeRow, create_db, is_corrupt, open_db, private_dir, quarantine
 from .cachepolicy import POLICIES, CachePolicy, cache_key, is_error_body, non_empty_success
 from .clock import SYSTEM_CLOCK, Clock
 from .config import toolkit_dir
@@ -62,62 +61,7 @@ __all__ = [
 
 log = logging.getLogger("kisresearch.cache")
 
-DBNAME = "cache.db"
 EVICTION_POLICIES = ("least-recently-used", "least-frequently-used", "least-recently-stored")
-SQLITE_TIMEOUT = 10.0  # seconds a write waits for another process's transaction
-_CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
-_PLAIN, _ZLIB = b"kj1:", b"kz1:"  # our value encodings; anything else is not ours
-
-
-class UnsafeRow(Exception):
-    """A cache row this toolkit did not write (pickle, file-backed, foreign bytes): not decoded."""
-
-
-class _JSONDisk(diskcache.Disk):
-    """diskcache ``Disk`` that reads and writes only string keys and tagged JSON bytes."""
-
-    compress_threshold = 16_384  # replaced per cache: a Disk setting would be persisted in
-    # the Settings table and break stock diskcache readers of the folder
-
-    def put(self, key: Any) -> tuple[Any, bool]:
-        if type(key) is not str:
-            raise TypeError(f"cache keys are strings, not {type(key).__name__}")
-        return key, True
-
-    def get(self, key: Any, raw: bool) -> Any:
-        if not raw:  # a pickled key: only a foreign writer makes these
-            raise UnsafeRow("pickled key")
-        return key
-
-    def store(self, value: Any, read: bool, key: Any = None) -> tuple[int, int, None, Any]:
-        if read:
-            raise TypeError("file values are not supported")
-        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-        big = len(data) > self.compress_threshold
-        data = _ZLIB + zlib.compress(data) if big else _PLAIN + data
-        return 0, diskcache.core.MODE_RAW, None, sqlite3.Binary(data)
-
-    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> Any:
-        # Never defer to Disk.fetch: it unpickles MODE_PICKLE rows.
-        if read or mode != diskcache.core.MODE_RAW or filename or type(value) is not bytes:
-            raise UnsafeRow(f"mode={mode}, file={bool(filename)}, type={type(value).__name__}")
-        try:
-            if value.startswith(_PLAIN):
-                return json.loads(value[len(_PLAIN) :])
-            if value.startswith(_ZLIB):
-                return json.loads(zlib.decompress(value[len(_ZLIB) :]))
-        except (ValueError, zlib.error) as exc:
-            raise UnsafeRow(f"undecodable value: {exc}") from None
-        raise UnsafeRow("unknown value encoding")
-
-    def remove(self, file_path: str) -> None:
-        # We never write value files; a tampered row's filename must not delete files elsewhere.
-        root = os.path.realpath(self._directory)
-        full = os.path.realpath(os.path.join(root, file_path))
-        if os.path.commonpath([root, full]) == root and full.endswith(".val"):
-            super().remove(file_path)
-        else:
-            log.warning("ignored a cache row naming a file outside the cache: %r", file_path)
 
 
 @dataclass(frozen=True)
@@ -139,28 +83,6 @@ def _untag(tag: Any) -> tuple[str, str | None]:
     except (TypeError, ValueError):
         return "(unknown)", None
     return str(endpoint), symbol
-
-
-def _is_corrupt(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return (code & 0xFF) in _CORRUPT_CODES
-    return "not a database" in str(exc) or "malformed" in str(exc)
-
-
-def _private_dir(directory: str | os.PathLike[str]) -> Path:
-    folder = Path(directory).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"cache folder {str(folder)!r} exists and is not a directory")
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if stat.S_IMODE(folder.stat().st_mode) != 0o700:
-            folder.chmod(0o700)  # umask-independent
-    except OSError as exc:
-        raise ConfigError(f"cannot use cache folder {str(folder)!r}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"cache folder {str(folder)!r} is not writable")
-    return folder
 
 
 class ResponseCache:
@@ -187,7 +109,7 @@ class ResponseCache:
             raise ConfigError(f"eviction must be one of {', '.join(EVICTION_POLICIES)}")
         if size_limit <= 0 or compress_threshold < 0 or rate <= 0:
             raise ConfigError("size_limit and rate must be > 0, compress_threshold >= 0")
-        self.directory = _private_dir(directory)
+        self.directory = private_dir(directory)
         self.size_limit = int(size_limit)
         self.eviction = eviction
         self.compress_threshold = int(compress_threshold)
@@ -206,25 +128,13 @@ class ResponseCache:
     # --- opening and recovery ------------------------------------------------------------------
 
     def _connect(self) -> Any:
-        db = self.directory / DBNAME
-        # Pre-create owner-only: SQLite gives its -wal/-shm files the database file's mode.
-        os.close(os.open(db, os.O_RDWR | os.O_CREAT, 0o600))
-        self._db_ino = db.stat().st_ino
-        cache = diskcache.Cache(
-            str(self.directory),
-            timeout=SQLITE_TIMEOUT,
-            disk=_JSONDisk,
+        self._db_ino = create_db(self.directory)  # first: a failed open quarantines this file
+        return open_db(
+            self.directory,
             size_limit=self.size_limit,
-            eviction_policy=self.eviction,
-            tag_index=True,
-            statistics=False,
+            eviction=self.eviction,
+            compress_threshold=self.compress_threshold,
         )
-        cache.disk.compress_threshold = self.compress_threshold
-        for path in self.directory.glob(f"{DBNAME}*"):
-            with contextlib.suppress(OSError):
-                if stat.S_IMODE(path.stat().st_mode) != 0o600:
-                    path.chmod(0o600)
-        return cache
 
     def _open(self) -> Any:
         try:
@@ -232,7 +142,7 @@ class ResponseCache:
                 return self._connect()
             except sqlite3.DatabaseError as exc:
                 # At open, a generic SQLITE_ERROR means a foreign schema: equally unusable.
-                if not (_is_corrupt(exc) or getattr(exc, "sqlite_errorcode", 0) == 1):
+                if not (is_corrupt(exc) or getattr(exc, "sqlite_errorcode", 0) == 1):
                     raise
                 self._quarantine(exc)
                 return self._connect()
@@ -241,27 +151,10 @@ class ResponseCache:
             raise ConfigError(f"cannot open cache database {where!r}: {exc}") from None
 
     def _quarantine(self, reason: BaseException) -> None:
-        db = self.directory / DBNAME
-        with contextlib.suppress(OSError):
-            if db.stat().st_ino != self._db_ino:
-                return  # another process already replaced it
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._clock.now()))
-        target, n = db.with_name(f"{DBNAME}.corrupt-{stamp}"), 0
-        while target.exists():
-            n += 1
-            target = db.with_name(f"{DBNAME}.corrupt-{stamp}-{n}")
-        log.warning(
-            "cache database %s is unreadable (%s); moved it aside to %s, starting fresh",
-            db,
-            reason,
-            target.name,
-        )
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(f"{db}{suffix}", f"{target}{suffix}")
+        quarantine(self.directory, self._db_ino, self._clock.now(), reason)
 
     def _failed(self, cache: Any, exc: sqlite3.Error, what: str) -> None:
-        if not _is_corrupt(exc):
+        if not is_corrupt(exc):
             log.warning("cache %s failed in %s: %s", what, self.directory, exc)
             return
         with self._recovering:

@@ -5,22 +5,23 @@ The client only composes the parts::
     plan (endpoints.py) -> batch.py -> cache.py -> retry.py -> ratelimit.py -> auth.py
          -> transport.py ;  stats.py hears every attempt, wait and cache lookup ;
     frames.py shapes the answers.
+
+This module builds the client and runs the pipeline (``_fetch``, ``_run``); the public methods
+live by area in :mod:`kisresearch.methods` and are mixed in here.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from . import endpoints as ep
-from . import frames, validate
 from .batch import BatchRunner, Outcome
 from .cache import POLICIES, ResponseCache
 from .clock import SYSTEM_CLOCK, Clock
@@ -31,31 +32,37 @@ from .errors import (
     KISError,
     RateLimited,
     TokenInvalid,
-    TransportError,
 )
 from .logs import register_secret
+from .methods import (
+    AccountMethods,
+    BarMethods,
+    OverseasMethods,
+    QuoteMethods,
+    ReferenceMethods,
+)
+from .methods._base import Fetched, describe
 from .ratelimit import LimiterConfig, make_limiter
 from .retry import RetryPolicy, retrying
 from .stats import StatsManager
 from .transport import Request, Response, Transport
+from .universe import MASTER_URL, download_master
+from .validate import KST
+
+__all__ = ["KIS", "Fetched", "describe"]
 
 log = logging.getLogger(__name__)
 
-MULTIQUOTE_SIZE = 30
 _said_simulator = threading.Event()
 
 
-@dataclass(frozen=True)
-class Fetched:
-    """One logical answer: the body, and whether it came from the cache (and when fetched)."""
-
-    body: dict[str, Any]
-    from_cache: bool
-    fetched_at: float
-
-
-class KIS:
+class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMethods):
     """A client for the KIS Open API, or for the embedded simulator when no keys are set.
+
+    Methods (each takes one symbol or a list/Series/Index, and ``cache=``/``refresh=``):
+    :meth:`quotes`, :meth:`orderbook`, :meth:`history`, :meth:`minute_bars`,
+    :meth:`investors`, :meth:`info`, :meth:`symbols`, :meth:`overseas_quotes`,
+    :meth:`overseas_history`, :meth:`balance`.
 
     Parameters
     ----------
@@ -79,6 +86,13 @@ class KIS:
         the TTL per endpoint name.
     workers
         Concurrent requests in bulk pulls.
+    item_timeout
+        Seconds one batch item (a symbol, with all its pages) may take before its row gets an
+        ``ItemTimeout`` error; None (default) waits, every HTTP call being bounded by
+        ``timeout`` and the retry policy anyway.
+    master_url
+        Where :meth:`symbols` downloads KIS's master files: default ``KIS_MASTER_URL``, else
+        KIS's official address (the simulator's own on the simulator).
     """
 
     def __init__(
@@ -96,6 +110,8 @@ class KIS:
         cache_ttl: Mapping[str, float | None] | None = None,
         workers: int = 8,
         timeout: float = 10.0,
+        item_timeout: float | None = None,
+        master_url: str | None = None,
         progress: bool | None = None,
         home: str | Path | None = None,
         retry: RetryPolicy | None = None,
@@ -164,7 +180,13 @@ class KIS:
             self.cache = ResponseCache(folder, clock=clock, ttl_overrides=cache_ttl)
             self.cache.on_event = self.stats.record_cache
         self.retry_policy = retry or RetryPolicy.from_env()
-        self._runner = BatchRunner(workers=workers, progress=progress, clock=clock)
+        if item_timeout is not None and item_timeout <= 0:
+            raise ConfigError(f"item_timeout must be positive or None, got {item_timeout!r}")
+        self._runner = BatchRunner(workers=workers, progress=progress, clock=clock,
+                                   timeout=item_timeout)
+        default_master = (f"{self._sim.base_url}/common/master/" if self._sim is not None
+                          else env_str("KIS_MASTER_URL", MASTER_URL))
+        self.master_url: str = (master_url or default_master or MASTER_URL).rstrip("/") + "/"
 
     # -- construction helpers --------------------------------------------------------------
 
@@ -176,7 +198,7 @@ class KIS:
         from .sim import Simulator
 
         client_keys = {"limiter", "limiter_options", "cache", "cache_ttl", "workers", "timeout",
-                       "progress", "home", "retry", "clock"}
+                       "item_timeout", "master_url", "progress", "home", "retry", "clock"}
         client_opts = {k: options.pop(k) for k in list(options) if k in client_keys}
         sim = Simulator(**options)
         sim.start()
@@ -271,7 +293,10 @@ class KIS:
         refresh: bool = False,
         pages: Callable[[Response], Request | None] | None = None,
     ) -> Fetched:
-        """A logical request through the cache: one call, or all its pages merged."""
+        """A logical request through the cache: one call, or all its pages merged.
+
+        ``pages(response)`` returns the request for the next page, or None after the last.
+        """
         cache = self.cache if use_cache else None
         key = cache.key(self.namespace, endpoint.name, params) if cache is not None else ""
         if cache is not None and not refresh:
@@ -282,7 +307,7 @@ class KIS:
         body: dict[str, Any] = {}
         while request is not None:
             response = self._call(request)
-            body = _merge_pages(body, response.body)
+            body = _merge_pages(body, response.body, endpoint.rows_key)
             request = pages(response) if pages else None
         now = self._clock.now()
         if cache is not None:
@@ -295,132 +320,41 @@ class KIS:
              progress: bool | None) -> list[Outcome]:
         return self._runner.run(items, fn, desc=desc, progress=progress)
 
-    # -- public methods --------------------------------------------------------------------
-
-    def quotes(
-        self,
-        symbols: str | Iterable[str],
-        *,
-        detail: bool = False,
-        market: str = "J",
-        cache: bool = True,
-        refresh: bool = False,
-        progress: bool | None = None,
-    ) -> pd.DataFrame:
-        """Current prices for many symbols.
-
-        By default one intstock-multprice call (FHKST11300006) per 30 symbols;
-        ``detail=True`` makes one inquire-price call (FHKST01010100) per symbol and adds
-        valuation columns.
-
-        Returns
-        -------
-        DataFrame indexed by ``symbol`` (str) in the order asked, duplicates collapsed.
-        Integer columns are int64 (nullable Int64 when a row has no value), ``*_pct`` and
-        ratios float64, dates datetime64.
-
-        - both: ``price``, ``change``, ``change_sign`` (str: 1 upper limit, 2 up, 3 flat,
-          4 lower limit, 5 down), ``change_pct``, ``open``, ``high``, ``low``, ``base_price``,
-          ``upper_limit``, ``lower_limit``, ``volume``, ``value_traded`` (KRW)
-        - default: ``name``, ``market``, ``prev_close``, ``ask``, ``bid``, ``ask_size``,
-          ``bid_size``, ``total_ask_size``, ``total_bid_size``
-        - ``detail=True``: ``sector``, ``turnover_pct``, ``per``, ``pbr``, ``eps``, ``bps``,
-          ``market_cap_100m_krw`` (hundred-million KRW), ``listed_shares``, ``foreign_pct``,
-          ``w52_high``, ``w52_high_date``, ``w52_low``, ``w52_low_date``, ``tick_size``,
-          ``status_code``, ``halted`` (bool)
-        - ``error``: None, or why the row has no data (unknown symbol, KIS error code, ...)
-
-        ``df.attrs`` holds ``endpoint``, ``tr_id``, ``env``, ``fetched_at`` and ``from_cache``
-        (how many rows came from the cache).
-        """
-        codes = validate.symbols(symbols)
-        _check_market(market)
-        rows: dict[str, Mapping[str, Any] | None] = dict.fromkeys(codes)
-        errors: dict[str, str | None] = dict.fromkeys(codes)
-        fetched: list[Fetched] = []
-        endpoint = ep.QUOTE if detail else ep.MULTIQUOTE
-
-        if detail:
-            def one(code: str) -> Fetched:
-                return self._fetch(ep.QUOTE, {"FID_COND_MRKT_DIV_CODE": market,
-                                              "FID_INPUT_ISCD": code}, symbol=code,
-                                   use_cache=cache, refresh=refresh)
-
-            for out in self._run(codes, one, "quotes", progress):
-                if out.ok:
-                    rows[out.item] = out.value.body.get("output") or None
-                    fetched.append(out.value)
-                    if rows[out.item] is None:
-                        errors[out.item] = "no data in the answer"
-                else:
-                    errors[out.item] = describe(out.error)
-        else:
-            chunks = [codes[i:i + MULTIQUOTE_SIZE] for i in range(0, len(codes), MULTIQUOTE_SIZE)]
-
-            def many(chunk: list[str]) -> Fetched:
-                params: dict[str, str] = {}
-                for n, code in enumerate(chunk, 1):
-                    params[f"FID_COND_MRKT_DIV_CODE_{n}"] = market
-                    params[f"FID_INPUT_ISCD_{n}"] = code
-                return self._fetch(ep.MULTIQUOTE, params, use_cache=cache, refresh=refresh)
-
-            for out in self._run(chunks, many, "quotes", progress):
-                if not out.ok:
-                    for code in out.item:
-                        errors[code] = describe(out.error)
-                    continue
-                fetched.append(out.value)
-                answer = out.value.body.get("output") or []
-                if isinstance(answer, dict):
-                    answer = [answer]
-                by_code = {r.get("inter_shrn_iscd", "").strip(): r for r in answer}
-                for code in out.item:
-                    rows[code] = by_code.get(code)
-                    if rows[code] is None:
-                        errors[code] = "no data: KIS returned nothing for this code (unknown?)"
-
-        columns = frames.QUOTE_COLUMNS if detail else frames.MULTIQUOTE_COLUMNS
-        df = frames.by_symbol(codes, [rows[c] for c in codes], [errors[c] for c in codes],
-                              columns)
-        return self._provenance(df, endpoint, fetched)
-
-    def _provenance(self, df: pd.DataFrame, endpoint: ep.Endpoint,
-                    fetched: Sequence[Fetched]) -> pd.DataFrame:
+    def _provenance(self, df: pd.DataFrame, endpoint: ep.Endpoint | None,
+                    fetched: Sequence[Fetched], **extra: Any) -> pd.DataFrame:
         stamps = [f.fetched_at for f in fetched]
         df.attrs.update(
-            endpoint=endpoint.path,
-            tr_id=endpoint.tr_id_for(self.env),
+            endpoint=endpoint.path if endpoint is not None else None,
+            tr_id=endpoint.tr_id_for(self.env) if endpoint is not None else None,
             env="simulator" if self._sim is not None else self.env,
             fetched_at=_iso(max(stamps)) if stamps else None,
+            answers=len(fetched),
             from_cache=sum(f.from_cache for f in fetched),
+            **extra,
         )
         return df
 
+    def _today(self) -> date:
+        """Today in KST, the market's calendar."""
+        return datetime.fromtimestamp(self._clock.now(), KST).date()
 
-def describe(exc: BaseException | None) -> str:
-    """The text of a frame's ``error`` cell: the error's kind and KIS message."""
-    if exc is None:
-        return ""
-    if isinstance(exc, APIError):
-        return f"{exc.msg_cd}: {exc.msg1}"
-    if isinstance(exc, TransportError):
-        return f"{type(exc).__name__}: {exc}"
-    return f"{type(exc).__name__}: {exc}"
+    def _now(self) -> float:
+        return self._clock.now()
 
-
-def _check_market(market: str) -> None:
-    if market not in ("J", "NX", "UN"):
-        raise ConfigError(f"market must be 'J' (KRX), 'NX' (NXT) or 'UN' (both), got {market!r}")
+    def _download(self, url: str) -> bytes:
+        return download_master(url, self.transport.timeout)
 
 
-def _merge_pages(acc: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """Append list outputs of a further page to the first page's body."""
+def _merge_pages(acc: dict[str, Any], body: dict[str, Any],
+                 rows_key: str | None) -> dict[str, Any]:
+    """Join a further page to the first: its rows (``rows_key``) are appended; everything else
+    (a summary such as the balance's ``output2``, taken once) stays the first page's."""
     if not acc:
         return dict(body)
     merged = dict(acc)
-    for key, value in body.items():
-        if isinstance(value, list) and isinstance(merged.get(key), list):
-            merged[key] = merged[key] + value
+    rows = body.get(rows_key) if rows_key else None
+    if rows_key and isinstance(rows, list) and isinstance(merged.get(rows_key), list):
+        merged[rows_key] = merged[rows_key] + rows
     return merged
 
 

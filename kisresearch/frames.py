@@ -185,7 +185,8 @@ def signed(row: Row, value: str = "diff", sign: str = "sign") -> str | None:
 
 def minute_stamp(row: Row) -> str:
     """``YYYYMMDDHHMMSS`` of a 1-min bar from ``stck_bsop_date`` and ``stck_cntg_hour``."""
-    return f"{str(row.get('stck_bsop_date', '')).strip()}{str(row.get('stck_cntg_hour', '')).strip()}"
+    day, hour = row.get("stck_bsop_date", ""), row.get("stck_cntg_hour", "")
+    return f"{str(day).strip()}{str(hour).strip()}"
 
 
 def book_stamp(hhmmss: Any, fetched_at: float) -> str | None:

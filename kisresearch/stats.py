@@ -12,6 +12,9 @@ is bounded however long the run. Each bucket keeps at most :data:`SAMPLE_SIZE` l
 (a reservoir sample beyond that) for its percentiles. Running totals are exact for the whole
 run; the per-second series covers the last ``horizon`` seconds.
 
+Files (:meth:`StatsManager.save`, ``autosave``) are written by :mod:`kisresearch.stats_export`,
+loaded on the first save.
+
 Definitions used throughout: ``calls`` counts attempts sent to the server (``ok`` +
 ``rate_limited`` + ``errors``); ``errors`` counts KIS business errors *and* transport failures
 (``transport_errors`` is that subset); ``error_rate`` = ``errors / calls`` (rate-limit
@@ -20,12 +23,7 @@ rejections are reported apart, through ``rate_limited`` and ``budget_used``).
 
 from __future__ import annotations
 
-import atexit
-import csv
-import gzip
 import html
-import io
-import json
 import logging
 import math
 import os
@@ -158,8 +156,10 @@ class StatsManager:
         self.warn_error_rate = warn_error_rate
         self.warn_every = warn_every
         self._lock = threading.Lock()
-        self._save_lock = threading.Lock()
         self._rng = random.Random(0x4B15)  # deterministic reservoirs; guarded by _lock
+        # Files (stats_export.py): one save at a time, what each JSON Lines file holds already,
+        # and the autosave thread with its stop event.
+        self._save_lock = threading.Lock()
         self._jsonl_marks: dict[Path, int] = {}  # jsonl path -> last second written there
         self._autosave: tuple[threading.Thread, threading.Event] | None = None
         self._reset_locked()
@@ -600,63 +600,11 @@ class StatsManager:
         readers concatenate). With ``rotate_bytes``, an existing file larger than that is first
         shifted to ``path.1`` (``path.1`` to ``path.2``, ...), keeping ``keep`` rotated files.
         """
-        if format not in ("jsonl", "json", "csv"):
-            raise ConfigError(f"format must be 'jsonl', 'json' or 'csv', got {format!r}")
-        target = Path(path).expanduser()
-        if compress is None:
-            compress = target.name.endswith(".gz")
-        elif compress and not target.name.endswith(".gz"):
-            target = target.with_name(target.name + ".gz")
-        with self._save_lock:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if (
-                rotate_bytes is not None
-                and target.exists()
-                and target.stat().st_size > rotate_bytes
-            ):
-                _rotate(target, keep)
-            if format == "jsonl":
-                self._save_jsonl(target, compress)
-            else:
-                text = self._json_text() if format == "json" else self._csv_text()
-                data = text.encode()
-                _write_atomic(target, gzip.compress(data, mtime=0) if compress else data)
-        return target
+        from . import stats_export
 
-    def _save_jsonl(self, target: Path, compress: bool) -> None:
-        key = target.resolve()
-        complete = int(self._clock.now()) - 1
-        mark = self._jsonl_marks.get(key, -1)
-        rows = [r for r in self._seconds() if mark < r["time"] <= complete]
-        if not rows:
-            if not target.exists():
-                target.touch()
-            return
-        text = "".join(
-            json.dumps(_export_row(r, schema=True), allow_nan=False) + "\n" for r in rows
+        return stats_export.save(
+            self, path, format, compress=compress, rotate_bytes=rotate_bytes, keep=keep
         )
-        data = gzip.compress(text.encode(), mtime=0) if compress else text.encode()
-        with open(target, "ab") as fh:
-            fh.write(data)
-        self._jsonl_marks[key] = rows[-1]["time"]
-
-    def _json_text(self) -> str:
-        summary = self.summary()
-        doc = {
-            "schema": SCHEMA_VERSION,
-            "summary": _json_safe({k: summary[k] for k in SUMMARY_FIELDS}),
-            "seconds": [_export_row(r) for r in self._seconds()],
-        }
-        return json.dumps(doc, allow_nan=False, ensure_ascii=False, indent=1) + "\n"
-
-    def _csv_text(self) -> str:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(("time", *FRAME_COLUMNS))
-        for r in self._seconds():
-            row = _export_row(r)
-            writer.writerow(["" if row[c] is None else row[c] for c in ("time", *FRAME_COLUMNS)])
-        return buf.getvalue()
 
     def autosave(
         self, path: str | os.PathLike[str], every: float = 60.0, **save_kwargs: Any
@@ -666,37 +614,15 @@ class StatsManager:
         Replaces a running autosave. :meth:`stop_autosave` (also run at interpreter exit)
         saves a last time and joins the thread. Save failures are logged, not raised.
         """
-        if not every > 0:
-            raise ConfigError(f"every must be a positive number of seconds, got {every!r}")
-        self.stop_autosave()
-        stop = threading.Event()
+        from . import stats_export
 
-        def run() -> None:
-            while not stop.wait(every):
-                self._autosave_once(path, save_kwargs)
-            self._autosave_once(path, save_kwargs)
-
-        thread = threading.Thread(target=run, name="kisresearch-stats-autosave", daemon=True)
-        self._autosave = (thread, stop)
-        atexit.register(self.stop_autosave)
-        thread.start()
-
-    def _autosave_once(self, path: str | os.PathLike[str], kwargs: dict[str, Any]) -> None:
-        try:
-            self.save(path, **kwargs)
-        except (OSError, ValueError) as exc:
-            logger.warning("kisresearch: stats autosave to %s failed: %s", path, exc)
+        stats_export.autosave(self, path, every, save_kwargs)
 
     def stop_autosave(self) -> None:
         """Stop a running autosave (after one last save) and wait for its thread."""
-        running, self._autosave = self._autosave, None
-        if running is None:
-            return
-        thread, stop = running
-        stop.set()
-        if thread is not threading.current_thread():
-            thread.join()
-        atexit.unregister(self.stop_autosave)
+        from . import stats_export
+
+        stats_export.stop_autosave(self)
 
 
 # ---------------------------------------------------------------------- helpers (pure)
@@ -722,46 +648,6 @@ def _quantile(ordered: list[float] | tuple[float, ...], q: float) -> float:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, _KST).isoformat()
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN/inf -> None, recursively (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def _export_row(row: dict[str, Any], *, schema: bool = False) -> dict[str, Any]:
-    """Only the documented fields, in order; ``time`` as ISO 8601 KST."""
-    out: dict[str, Any] = {"schema": SCHEMA_VERSION} if schema else {}
-    out["time"] = _iso(row["time"])
-    out.update((c, _json_safe(row[c])) for c in FRAME_COLUMNS)
-    return out
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _rotate(path: Path, keep: int) -> None:
-    """path -> path.1 -> ... -> path.<keep>; the oldest beyond ``keep`` is dropped."""
-    if keep < 1:
-        path.unlink()
-        return
-    for i in range(keep - 1, 0, -1):
-        older = path.with_name(f"{path.name}.{i}")
-        if older.exists():
-            os.replace(older, path.with_name(f"{path.name}.{i + 1}"))
-    os.replace(path, path.with_name(f"{path.name}.1"))
 
 
 def _pct(x: float) -> str:

@@ -28,7 +28,7 @@ def _items(value: object, what: str) -> list[object]:
         return sorted(value, key=str)
     if value is None or isinstance(value, (bytes, int, float)) or not hasattr(value, "__iter__"):
         raise TypeError(f"{what}s must be a str or a list/Series of str, not {value!r}")
-    return list(value)  # type: ignore[call-overload]
+    return list(value)
 
 
 def _codes(value: object, pattern: re.Pattern[str], what: str, expected: str) -> list[str]:

@@ -51,6 +51,7 @@ def test_importing_kisresearch_imports_no_widget_or_plot_library() -> None:
         "import sys, kisresearch, kisresearch.widgets\n"
         "heavy = [m for m in ('ipywidgets', 'matplotlib', 'IPython') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
+        "assert kisresearch.Dashboard is kisresearch.widgets.Dashboard\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

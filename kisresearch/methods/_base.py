@@ -46,8 +46,8 @@ class Client(Protocol):
     def _run(self, items: Sequence[Any], fn: Callable[[Any], Any], desc: str,
              progress: bool | None) -> list[Outcome[Any, Any]]: ...
 
-    def _provenance(self, df: pd.DataFrame, endpoint: ep.Endpoint,
-                    fetched: Sequence[Fetched]) -> pd.DataFrame: ...
+    def _provenance(self, df: pd.DataFrame, endpoint: ep.Endpoint | None,
+                    fetched: Sequence[Fetched], **extra: Any) -> pd.DataFrame: ...
 
     def _today(self) -> date: ...
 
@@ -65,13 +65,49 @@ def describe(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+NO_ANSWER = "no data: KIS returned nothing for this code (unknown?)"
+
+
+@dataclass
+class OneEach:
+    """Per-item outcomes of one call each, as the columns of :func:`frames.by_symbol`."""
+
+    rows: list[Row | None]
+    errors: list[str | None]
+    from_cache: list[bool]
+    fetched_at: list[float | None]
+    answers: list[Fetched]
+
+
+def one_each(outcomes: Sequence[Outcome[Any, Any]],
+             extract: Callable[[Fetched], Row | None]) -> OneEach:
+    """``extract`` the row from each answer; a failed item, or an answer without a row
+    (``extract`` returns None), gets an error instead."""
+    out = OneEach([], [], [], [], [])
+    for outcome in outcomes:
+        got = outcome.value
+        row = extract(got) if outcome.error is None and isinstance(got, Fetched) else None
+        if isinstance(got, Fetched):
+            out.answers.append(got)
+        if row is None or not isinstance(got, Fetched):
+            out.rows.append(None)
+            out.errors.append(describe(outcome.error) if outcome.error else NO_ANSWER)
+            out.from_cache.append(False)
+            out.fetched_at.append(None)
+        else:
+            out.rows.append(row)
+            out.errors.append(None)
+            out.from_cache.append(got.from_cache)
+            out.fetched_at.append(got.fetched_at)
+    return out
+
+
 def pieces(
     outcomes: Sequence[Outcome[Any, Any]],
-    symbol: Callable[[Any], str],
     rows: Callable[[Any, Fetched], list[Row]],
     empty: Callable[[Any], str],
 ) -> tuple[list[Piece], list[Fetched]]:
-    """Per-item outcomes whose value is a list of pages -> frame pieces and the answers.
+    """Per-symbol outcomes whose value is a list of pages -> frame pieces and the answers.
 
     A failed item is one error piece; an item whose pages hold no rows is one error piece
     saying ``empty(item)``.
@@ -79,12 +115,13 @@ def pieces(
     out: list[Piece] = []
     fetched: list[Fetched] = []
     for outcome in outcomes:
-        name = symbol(outcome.item)
-        if not outcome.ok:
-            out.append(Piece(name, error=describe(outcome.error)))
+        name = str(outcome.item)
+        pages = outcome.value
+        if outcome.error is not None or not isinstance(pages, list):
+            out.append(Piece(name, error=describe(outcome.error) or NO_ANSWER))
             continue
         found = 0
-        for page in outcome.value:
+        for page in pages:
             fetched.append(page)
             got = rows(outcome.item, page)
             found += len(got)
@@ -92,6 +129,3 @@ def pieces(
         if not found:
             out.append(Piece(name, error=empty(outcome.item)))
     return out, fetched
-
-
-NO_ANSWER = "no data: KIS returned nothing for this code (unknown?)"

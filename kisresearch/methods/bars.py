@@ -1,0 +1,240 @@
+"""Dated series for many symbols, paged past KIS's row caps: ``history``, ``minute_bars``,
+``investors``.
+
+One batch item per symbol: a symbol's pages are fetched in order inside its item (each page
+depends on the one before), every page through ``_fetch`` (its own cache entry, its own slot of
+the rate limit), while symbols run in parallel. A page stored in the cache stays there if a run
+is interrupted, so running the same call again fetches only what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from typing import Any
+
+import pandas as pd
+
+from .. import endpoints as ep
+from .. import frames, validate
+from ..errors import ConfigError
+from ..frames import Row
+from ._base import Client, Fetched, pieces
+
+
+def _day(text: Any) -> date | None:
+    try:
+        return datetime.strptime(str(text).strip(), "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def _hms(text: Any) -> time | None:
+    try:
+        return datetime.strptime(str(text).strip(), "%H%M%S").time()
+    except ValueError:
+        return None
+
+
+class BarMethods:
+    def history(
+        self: Client,
+        symbols: str | Iterable[str],
+        start: object,
+        end: object = None,
+        interval: str = "D",
+        adjusted: bool = True,
+        *,
+        market: str = "J",
+        cache: bool = True,
+        refresh: bool = False,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Daily, weekly, monthly or yearly bars over any span (FHKST03010100).
+
+        KIS returns at most 100 bars a call; longer spans are paged back from ``end``
+        invisibly (two years of daily bars: 5 calls a symbol). Symbols run in parallel under
+        the rate limit; pages already in the cache are not fetched again.
+
+        Parameters
+        ----------
+        symbols : a code or a list/Series/Index of six-character codes.
+        start, end : ``"2024-01-31"``, ``"20240131"``, ``date``, ``datetime`` or
+            ``pd.Timestamp``; ``end=None`` (and any end after today) is today in KST.
+        interval : ``"D"``, ``"W"``, ``"M"`` or ``"Y"``. A week/month/year bar is dated by its
+            last trading day in the range; the first one covers only the days from ``start``.
+        adjusted : prices and volumes adjusted for splits and other capital changes
+            (``FID_ORG_ADJ_PRC=0``), or as traded (``False``).
+        cache, refresh : ``cache=False`` skips the cache; ``refresh=True`` fetches anew.
+
+        Returns
+        -------
+        A long DataFrame, RangeIndex, sorted by symbol (in the order asked) and date:
+
+        - ``symbol`` (str), ``date`` (datetime64, the trading day; no time zone)
+        - ``open``, ``high``, ``low``, ``close``, ``volume`` (shares), ``value_traded`` (KRW),
+          ``change`` (vs the previous bar's close) (int64)
+        - ``change_sign`` (str: 1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down),
+          ``ex_code`` (str, KIS ``flng_cls_code``: 00 none, 01 ex-rights, 02 ex-dividend, ...),
+          ``split_rate`` (float64, ``prtt_rate``), ``modified`` (bool: the bar was adjusted)
+        - ``error`` (object): None on data rows. A symbol with no bars in the range (unknown,
+          not yet listed, a holiday-only range, a KIS error) is one row with ``date`` NaT,
+          values missing (integer columns then become nullable Int64) and ``error`` saying why
+        - ``from_cache`` (bool), ``fetched_at`` (datetime64 UTC) of the page holding the row
+
+        ``df.attrs`` holds ``endpoint``, ``tr_id``, ``env``, ``fetched_at``, ``answers`` (pages)
+        and ``from_cache`` (pages from the cache).
+        """
+        codes = validate.symbols(symbols)
+        period = validate.choice(interval, ep.INTERVALS, "interval")
+        market = validate.choice(market, ep.MARKETS, "market")
+        first, last = validate.date_range(start, end, self._today())
+        cap = ep.DAILY.rows or 100
+
+        def rows(_: str, page: Fetched) -> list[Row]:
+            return frames.rows_of(page.body, "output2", "stck_bsop_date")
+
+        def fetch(code: str) -> list[Fetched]:
+            got: list[Fetched] = []
+            page_end: date | None = last
+            while page_end is not None:
+                params = ep.daily_params(code, first, page_end, period, adjusted, market)
+                page = self._fetch(ep.DAILY, params, symbol=code, use_cache=cache,
+                                   refresh=refresh)
+                got.append(page)
+                dates = [d for r in rows(code, page) if (d := _day(r["stck_bsop_date"]))]
+                page_end = ep.next_end(dates, cap, period, first, page_end)
+            return got
+
+        outcomes = self._run(codes, fetch, "history", progress)
+        parts, fetched = pieces(outcomes, rows,
+                                lambda _: f"no bars from {first} to {last}")
+        df = frames.long_frame(parts, frames.DAILY_COLUMNS, key="date")
+        return self._provenance(df, ep.DAILY, fetched)
+
+    def minute_bars(
+        self: Client,
+        symbols: str | Iterable[str],
+        date: object = None,
+        start: object = None,
+        end: object = None,
+        *,
+        market: str = "J",
+        cache: bool = True,
+        refresh: bool = False,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """1-minute bars of one session, paged past KIS's row caps.
+
+        ``date=None`` (or today) reads the current session with FHKST03010200, 30 bars a call
+        (a whole session is 14 calls a symbol); before the open, or on a day without trading,
+        KIS answers with the last session. A past ``date`` uses FHKST03010230, 120 bars a call
+        (4 a session): real accounts only (KIS keeps about a year), so on a paper account it
+        raises before any request.
+
+        Parameters
+        ----------
+        date : the trading day (see :meth:`history` for the accepted forms); None = today.
+        start, end : times of day in KST (``"10:30"``, ``"103000"``, ``datetime.time``);
+            default the whole session, 09:00 to 15:30.
+
+        Returns
+        -------
+        A long DataFrame, RangeIndex, sorted by symbol (in the order asked) and time:
+
+        - ``symbol`` (str), ``time`` (datetime64 Asia/Seoul: the bar's minute)
+        - ``open``, ``high``, ``low``, ``close``, ``volume`` (shares in the minute),
+          ``cum_value_traded`` (KRW traded that day up to the bar) (int64); prices as traded
+        - ``error``, ``from_cache``, ``fetched_at``: as in :meth:`history`; a symbol without
+          bars in the window is one row with ``time`` NaT and ``error`` set
+        """
+        codes = validate.symbols(symbols)
+        market = validate.choice(market, ep.MARKETS, "market")
+        today = self._today()
+        day = None if date is None else validate.day(date, "date")
+        if day is not None and day > today:
+            raise ConfigError(f"date={date!r} is in the future (today is {today} in KST)")
+        past = day is not None and day < today
+        endpoint = ep.MINUTE_PAST if past else ep.MINUTE
+        endpoint.check_env(self.env, "minute_bars for a past day")
+        first = ep.SESSION_OPEN if start is None else validate.time_of_day(start, "start")
+        last = ep.SESSION_CLOSE if end is None else validate.time_of_day(end, "end")
+        if first > last:
+            raise ConfigError(f"start={start!r} is after end={end!r}")
+        cap = endpoint.rows or 30
+        wanted: dict[str, str] = {}  # code -> the session day (YYYYMMDD) its rows must have
+
+        def rows(code: str, page: Fetched) -> list[Row]:
+            session = wanted.get(code)
+            out: list[Row] = []
+            for r in frames.rows_of(page.body, "output2", "stck_cntg_hour"):
+                t = _hms(r["stck_cntg_hour"])
+                if t is None or str(r.get("stck_bsop_date", "")).strip() != session:
+                    continue  # another day's bars (KIS may add the previous session's)
+                if first <= t <= last:
+                    out.append(frames.with_fields(r, _time=frames.minute_stamp(r)))
+            return out
+
+        def fetch(code: str) -> list[Fetched]:
+            got: list[Fetched] = []
+            hour: time | None = last
+            while hour is not None:
+                params = ep.minute_params(code, hour, day if past else None, market)
+                page = self._fetch(endpoint, params, symbol=code, use_cache=cache,
+                                   refresh=refresh)
+                got.append(page)
+                found = frames.rows_of(page.body, "output2", "stck_cntg_hour")
+                if code not in wanted:
+                    wanted[code] = ep.ymd(day) if day else (
+                        str(found[0].get("stck_bsop_date", "")).strip() if found else "")
+                times = [t for r in found
+                         if str(r.get("stck_bsop_date", "")).strip() == wanted[code]
+                         and (t := _hms(r["stck_cntg_hour"])) is not None]
+                hour = ep.next_hour(times, cap, first, hour)
+            return got
+
+        outcomes = self._run(codes, fetch, "minute_bars", progress)
+        label = str(day) if past else "the current session"
+        parts, fetched = pieces(
+            outcomes, rows,
+            lambda _: f"no 1-min bars for {label} between {first:%H:%M} and {last:%H:%M}")
+        df = frames.long_frame(parts, frames.MINUTE_COLUMNS, key="time")
+        return self._provenance(df, endpoint, fetched)
+
+    def investors(
+        self: Client,
+        symbols: str | Iterable[str],
+        *,
+        market: str = "J",
+        cache: bool = True,
+        refresh: bool = False,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Daily net buying by individuals, foreigners and institutions over the last
+        trading days KIS keeps for this TR (about 30): one FHKST01010900 call per symbol.
+
+        Returns
+        -------
+        A long DataFrame, RangeIndex, sorted by symbol (in the order asked) and date:
+
+        - ``symbol`` (str), ``date`` (datetime64), ``close``, ``change`` (int64)
+        - for ``who`` in ``individual``, ``foreign``, ``institution``: ``{who}_net`` (net
+          shares bought), ``{who}_buy``, ``{who}_sell`` (shares), ``{who}_net_value_mkrw``
+          (net value, million KRW), all nullable Int64: KIS fills today's row only after the
+          close, so before that its investor columns are <NA>
+        - ``error``, ``from_cache``, ``fetched_at``: as in :meth:`history`
+        """
+        codes = validate.symbols(symbols)
+        market = validate.choice(market, ep.MARKETS, "market")
+
+        def fetch(code: str) -> list[Fetched]:
+            return [self._fetch(ep.INVESTORS, ep.symbol_params(code, market), symbol=code,
+                                use_cache=cache, refresh=refresh)]
+
+        def rows(_: str, page: Fetched) -> list[Row]:
+            return frames.rows_of(page.body, "output", "stck_bsop_date")
+
+        outcomes = self._run(codes, fetch, "investors", progress)
+        parts, fetched = pieces(outcomes, rows, lambda _: "no investor data")
+        df = frames.long_frame(parts, frames.INVESTOR_COLUMNS, key="date")
+        return self._provenance(df, ep.INVESTORS, fetched)

@@ -1,0 +1,144 @@
+"""Overseas stocks: ``overseas_quotes`` (HHDFS00000300) and ``overseas_history``
+(HHDFS76240000). Symbols are exchange tickers (``"AAPL"``, ``"BRK.B"``, ``"00700"``), one
+exchange per call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from .. import endpoints as ep
+from .. import frames, validate
+from ..frames import Row
+from ._base import Client, Fetched, one_each, pieces
+
+
+def _day(text: Any) -> date | None:
+    try:
+        return datetime.strptime(str(text).strip(), "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def _row(row: Row, exchange: str) -> dict[str, Any]:
+    return frames.with_fields(row, _excd=exchange, _diff=frames.signed(row))
+
+
+class OverseasMethods:
+    def overseas_quotes(
+        self: Client,
+        symbols: str | Iterable[str],
+        exchange: str = "NAS",
+        *,
+        cache: bool = True,
+        refresh: bool = False,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Current prices of overseas tickers on one exchange: one HHDFS00000300 call each.
+
+        ``exchange`` is KIS's code: ``NAS``, ``NYS``, ``AMS`` (``BAQ``/``BAY``/``BAA`` for
+        the US day session), ``HKS``, ``TSE``, ``SHS``, ``SZS``, ``HSX``, ``HNX``. US quotes
+        are real time, others 15 minutes late.
+
+        Returns
+        -------
+        DataFrame indexed by ``symbol`` (str, the ticker) in the order asked:
+
+        - ``exchange`` (str)
+        - ``price`` (last), ``prev_close``, ``change`` (signed), ``change_pct`` (float64, in
+          the exchange's currency)
+        - ``change_sign`` (str: 1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down)
+        - ``volume`` (int64), ``value_traded`` (float64), ``decimals`` (int64: price decimals)
+        - ``error``, ``from_cache``, ``fetched_at``: as in :meth:`quotes`
+        """
+        tickers = validate.tickers(symbols)
+        excd = validate.choice(exchange, ep.EXCHANGES, "exchange")
+
+        def one(ticker: str) -> Fetched:
+            return self._fetch(ep.OVERSEAS_QUOTE, ep.overseas_quote_params(ticker, excd),
+                               symbol=ticker, use_cache=cache, refresh=refresh)
+
+        def extract(answer: Fetched) -> dict[str, Any] | None:
+            out = answer.body.get("output")
+            if isinstance(out, Mapping) and not frames.blank(out.get("last")):
+                return _row(out, excd)
+            return None
+
+        each = one_each(self._run(tickers, one, "overseas_quotes", progress), extract)
+        df = frames.by_symbol(tickers, each.rows, each.errors, frames.OVERSEAS_QUOTE_COLUMNS,
+                              each.from_cache, each.fetched_at)
+        return self._provenance(df, ep.OVERSEAS_QUOTE, each.answers)
+
+    def overseas_history(
+        self: Client,
+        symbols: str | Iterable[str],
+        exchange: str = "NAS",
+        *,
+        start: object,
+        end: object = None,
+        interval: str = "D",
+        adjusted: bool = True,
+        cache: bool = True,
+        refresh: bool = False,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """Daily, weekly or monthly bars of overseas tickers over any span (HHDFS76240000,
+        100 bars a call, paged back from ``end`` by ``BYMD`` invisibly).
+
+        Parameters
+        ----------
+        symbols, exchange : as in :meth:`overseas_quotes`.
+        start, end : as in :meth:`history`; dates are the exchange's trading dates.
+            ``end=None`` asks KIS for the latest bars.
+        interval : ``"D"``, ``"W"`` or ``"M"``. Week and month bars are whole periods (the
+            first may begin before ``start``).
+        adjusted : adjusted prices (``MODP=1``) or as traded.
+
+        Returns
+        -------
+        A long DataFrame, RangeIndex, sorted by symbol (in the order asked) and date:
+
+        - ``symbol`` (str), ``exchange`` (str), ``date`` (datetime64, no time zone)
+        - ``open``, ``high``, ``low``, ``close`` (float64), ``volume`` (int64),
+          ``value_traded`` (float64), ``change`` (signed), ``change_pct`` (float64)
+        - ``error``, ``from_cache``, ``fetched_at``: as in :meth:`history`
+        """
+        tickers = validate.tickers(symbols)
+        excd = validate.choice(exchange, ep.EXCHANGES, "exchange")
+        period = validate.choice(interval, tuple(ep.OVERSEAS_INTERVALS), "interval")
+        first, last = validate.date_range(start, end, self._today())
+        cap = ep.OVERSEAS_DAILY.rows or 100
+
+        def found(page: Fetched) -> list[Row]:
+            return frames.rows_of(page.body, "output2", "xymd")
+
+        def rows(_: str, page: Fetched) -> list[Row]:
+            out: list[Row] = []
+            for r in found(page):
+                d = _day(r["xymd"])
+                if d is not None and first <= d <= last:
+                    out.append(_row(r, excd))
+            return out
+
+        def fetch(ticker: str) -> list[Fetched]:
+            got: list[Fetched] = []
+            page_end: date | None = None if end is None else last
+            while True:
+                params = ep.overseas_daily_params(ticker, excd, page_end, period, adjusted)
+                page = self._fetch(ep.OVERSEAS_DAILY, params, symbol=ticker, use_cache=cache,
+                                   refresh=refresh)
+                got.append(page)
+                dates = [d for r in found(page) if (d := _day(r["xymd"]))]
+                following = ep.next_end(dates, cap, period, first, page_end)
+                if following is None:
+                    return got
+                page_end = following
+
+        outcomes = self._run(tickers, fetch, "overseas_history", progress)
+        parts, fetched = pieces(outcomes, rows,
+                                lambda _: f"no bars from {first} to {last}")
+        df = frames.long_frame(parts, frames.OVERSEAS_DAILY_COLUMNS, key="date")
+        return self._provenance(df, ep.OVERSEAS_DAILY, fetched)
