@@ -125,7 +125,10 @@ def run_bench(
                         name,
                         "failed",
                         error=f"{type(exc).__name__}: {exc}",
-                        details={"traceback": traceback.format_exc(limit=6)},
+                        details={
+                            "traceback": getattr(exc, "child_traceback", None)
+                            or traceback.format_exc(limit=6)
+                        },
                     )
                 ]
             seconds = time.perf_counter() - t0

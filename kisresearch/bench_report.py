@@ -173,16 +173,45 @@ def span_rate(starts: Iterable[float]) -> float | None:
 
 class CallTimer:
     """Wraps a client's ``transport.send`` to note when each HTTP attempt started and how it
-    ended (``ok``, ``rate_limited``, ``error``) on the wall clock (``time.time``)."""
+    ended (``ok``, ``rate_limited``, ``error``) on the wall clock (``time.time``).
+
+    It also wraps ``limiter.acquire`` (and its store's ``update``) to measure the *lag*: how
+    late each send started after the slot the limiter reserved for it (the time the store's
+    decision returned, plus the wait it handed out). A late thread wake-up, the GIL or a
+    descheduled process all show here; the limiter's ``jitter_allowance`` has to cover this
+    lag on top of the network's own jitter.
+    """
 
     def __init__(self, kis: Any) -> None:
         self._send = kis.transport.send
+        self._acquire = kis.limiter.acquire
         self._lock = threading.Lock()
+        self._local = threading.local()
         self.calls: list[tuple[float, float, str]] = []
+        self.lags: list[float] = []
         kis.transport.send = self
+        kis.limiter.acquire = self.acquire
+        store = getattr(kis.limiter, "store", None)  # a NullLimiter has none
+        if store is not None:
+            self._update = store.update
+            store.update = self._timed_update
+
+    def _timed_update(self, fn: Any) -> Any:
+        result = self._update(fn)
+        self._local.decided = time.time()
+        return result
+
+    def acquire(self, cost: int = 1) -> float:
+        self._local.decided = None
+        entered = time.time()
+        wait = float(self._acquire(cost))
+        self._local.slot = (self._local.decided or entered) + wait
+        return wait
 
     def __call__(self, request: Any, headers: Any) -> Any:
         started = time.time()
+        slot = getattr(self._local, "slot", None)
+        self._local.slot = None
         outcome = "error"
         try:
             response = self._send(request, headers)
@@ -194,6 +223,8 @@ class CallTimer:
         finally:
             with self._lock:
                 self.calls.append((started, time.time(), outcome))
+                if slot is not None:
+                    self.lags.append(max(0.0, started - slot))
 
     def starts(self, outcome: str = "ok") -> list[float]:
         with self._lock:
@@ -203,10 +234,17 @@ class CallTimer:
         with self._lock:
             return sum(1 for *_, o in self.calls if o == outcome)
 
-    def mean_roundtrip(self) -> float | None:
-        with self._lock:
-            spans = [e - s for s, e, o in self.calls if o == "ok"]
-        return sum(spans) / len(spans) if spans else None
+
+def lag_stats(lags: Sequence[float]) -> dict[str, float | None]:
+    """p50, p95 and max of send lags, in milliseconds."""
+    if not lags:
+        return {"p50_ms": None, "p95_ms": None, "max_ms": None}
+    ts = sorted(lags)
+
+    def q(p: float) -> float:
+        return round(ts[min(len(ts) - 1, int(p * len(ts)))] * 1e3, 2)
+
+    return {"p50_ms": q(0.5), "p95_ms": q(0.95), "max_ms": round(ts[-1] * 1e3, 2)}
 
 
 CLIENT_FIELDS = (
@@ -280,7 +318,7 @@ def rows(results: Sequence[ScenarioResult]) -> list[tuple[str, str, str, str, st
             out.append((f"{r.name}: skipped", "", r.skipped, "", ""))
             continue
         if r.error:
-            out.append((f"{r.name}: failed", "", r.error, "", "FAIL"))
+            out.append((f"{r.name}: failed", "", r.error.splitlines()[0][:100], "", "FAIL"))
             continue
         for f in r.figures:
             ratio = "" if f.ratio is None else f"{f.ratio:.3f}"

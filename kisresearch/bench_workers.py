@@ -21,6 +21,14 @@ from typing import Any
 from .bench_report import CallTimer, client_view
 
 
+class WorkerFailed(RuntimeError):
+    """A bench worker process raised; ``child_traceback`` is its traceback."""
+
+    def __init__(self, message: str, child_traceback: str) -> None:
+        super().__init__(message)
+        self.child_traceback = child_traceback
+
+
 def make_client(spec: dict[str, Any], **overrides: Any) -> Any:
     """A KIS client on the bench's simulator for an app key, as a user would build it."""
     from .client import KIS
@@ -35,6 +43,7 @@ def make_client(spec: dict[str, Any], **overrides: Any) -> Any:
         "cache": spec.get("cache", False),
         "progress": False,
     }
+    options.update(spec.get("client_options", {}))
     options.update(overrides)
     return KIS(**options)
 
@@ -80,6 +89,7 @@ def detail_worker(queue: Any, start: Any, index: int, spec: dict[str, Any]) -> N
             "t1": t1,
             "starts": timer.starts("ok"),
             "rejected": timer.count("rate_limited"),
+            "lags": timer.lags,
             "rows": len(df),
             "rows_ok": rows_ok(df),
             "client": client_view(kis.stats.summary()),
@@ -153,7 +163,8 @@ def collect(queue: Any, procs: Sequence[Any], tag: str, timeout: float) -> dict[
                 raise RuntimeError(f"worker exited with code {dead[0].exitcode}") from None
             continue
         if kind == "error":
-            raise RuntimeError(f"worker {index} failed:\n{payload}")
+            last = payload.strip().splitlines()[-1] if payload.strip() else "?"
+            raise WorkerFailed(f"worker {index} failed: {last}", payload)
         if kind == tag:
             got[index] = payload
     return got

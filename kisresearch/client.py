@@ -42,6 +42,7 @@ from .methods import (
     ReferenceMethods,
 )
 from .methods._base import Fetched, describe
+from .methods.reference import MASTER
 from .ratelimit import LimiterConfig, make_limiter
 from .retry import RetryPolicy, retrying
 from .stats import StatsManager
@@ -83,7 +84,11 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         ``limiter_options`` (see :class:`kisresearch.ratelimit.LimiterConfig`).
     cache
         ``True`` (the toolkit folder), a folder path, or ``False``; ``cache_ttl`` overrides
-        the TTL per endpoint name.
+        the TTL (seconds, None = forever) per endpoint name: ``quote``, ``multiquote``,
+        ``daily``, ``minute``, ``minute_past``, ``orderbook``, ``investors``, ``info``,
+        ``etf``, ``overseas_quote``, ``overseas_daily``, ``balance`` (see
+        :mod:`kisresearch.endpoints`)
+        and ``master`` (the master files of :meth:`symbols`).
     workers
         Concurrent requests in bulk pulls.
     item_timeout
@@ -118,8 +123,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         clock: Clock = SYSTEM_CLOCK,
         simulator: Any = None,
     ) -> None:
-        if workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {workers!r}")
+        _check_settings(workers, timeout, cache_ttl)
         self._sim = simulator
         self._own_sim = False
         app_key = app_key or env_str("KIS_APP_KEY")
@@ -141,7 +145,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
             app_key, app_secret = self._sim.app_key, self._sim.app_secret
             account = account or self._sim.account
             env, base_url = self._sim.profile, self._sim.base_url
-            rate = rate or self._sim.rate
+            rate = rate if rate is not None else self._sim.rate
             self.namespace = "sim"
         else:
             env = env or "real"
@@ -163,7 +167,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         self._clock = clock
         self.home = toolkit_dir(home)
 
-        self.limiter_config = LimiterConfig.for_env(env, **({"rate": rate} if rate else {}),
+        self.limiter_config = LimiterConfig.for_env(env, **({} if rate is None else {"rate": rate}),
                                                     **dict(limiter_options or {}))
         spec = limiter if limiter is not None else env_str("KIS_LIMITER")
         self.limiter = make_limiter(spec, self.limiter_config, key_id=self._creds.key_id,
@@ -202,7 +206,11 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         client_opts = {k: options.pop(k) for k in list(options) if k in client_keys}
         sim = Simulator(**options)
         sim.start()
-        kis = cls(simulator=sim, **client_opts)
+        try:
+            kis = cls(simulator=sim, **client_opts)
+        except BaseException:
+            sim.stop()
+            raise
         kis._own_sim = True
         return kis
 
@@ -343,6 +351,24 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
 
     def _download(self, url: str) -> bytes:
         return download_master(url, self.transport.timeout)
+
+
+def _check_settings(workers: object, timeout: object,
+                    cache_ttl: Mapping[str, float | None] | None) -> None:
+    """The client's own numeric settings and the ``cache_ttl`` names, before anything starts."""
+    if isinstance(workers, bool) or not isinstance(workers, int | float):
+        raise TypeError(f"workers must be an int, got {workers!r}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a whole number >= 1, got {workers!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
+    if not timeout > 0 or timeout == float("inf"):
+        raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    known = {*ep.ALL, MASTER}
+    unknown = sorted(set(cache_ttl or {}) - known, key=str)
+    if unknown:
+        raise ConfigError(f"cache_ttl names unknown endpoints {', '.join(map(repr, unknown))}: "
+                          f"expected some of {', '.join(sorted(known))}")
 
 
 def _merge_pages(acc: dict[str, Any], body: dict[str, Any],

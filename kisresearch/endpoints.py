@@ -99,7 +99,7 @@ MARKETS = ("J", "NX", "UN")  # FID_COND_MRKT_DIV_CODE: KRX, NXT, both
 
 
 def ymd(day: date) -> str:
-    return day.strftime("%Y%m%d")
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"  # strftime does not pad year 1
 
 
 def hms(t: time) -> str:

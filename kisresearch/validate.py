@@ -10,15 +10,18 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
 
+import pandas as pd
+
 from .errors import ConfigError
 
 KST = timezone(timedelta(hours=9), "KST")
+EARLIEST = date(1900, 1, 1)
 
-_SYMBOL = re.compile(r"^[0-9A-Z]{6}$")
-_TICKER = re.compile(r"^[0-9A-Z.\-]{1,16}$")
+_SYMBOL = re.compile(r"^[0-9A-Za-z]{6}$")
+_TICKER = re.compile(r"^[0-9A-Za-z.\-]{1,16}$")
 _ACCOUNT = re.compile(r"^(\d{8})-?(\d{2})$")
-_DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y.%m.%d")
-_TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%H%M%S", "%H%M")
+_DATE = re.compile(r"^(\d{4})([-/.]?)(\d{2})\2(\d{2})$")  # 2024-01-31, 20240131, 2024/01/31
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$|^(\d{2})(\d{2})(\d{2})?$")
 
 
 def _items(value: object, what: str) -> list[object]:
@@ -35,15 +38,17 @@ def _codes(value: object, pattern: re.Pattern[str], what: str, expected: str) ->
     out: dict[str, None] = {}
     bad: list[str] = []
     for item in _items(value, what):
+        if not isinstance(item, str) and _missing(item):
+            raise TypeError(f"{what} {item!r} is a missing value (None/NaN), not a str")
         if not isinstance(item, str):
             hint = ""
             if (what == "symbol" and isinstance(item, int) and not isinstance(item, bool)
                     and 0 <= item < 10**6):
                 hint = f" (codes are text: {item} -> {item:06d}; read them with dtype=str)"
             raise TypeError(f"{what} {item!r} is a {type(item).__name__}, not a str{hint}")
-        code = item.strip().upper()
-        if pattern.match(code):
-            out[code] = None
+        code = item.strip()
+        if code.isascii() and pattern.match(code):  # ASCII first: "ß".upper() is "SS"
+            out[code.upper()] = None
         else:
             bad.append(repr(item))
     if bad:
@@ -53,6 +58,11 @@ def _codes(value: object, pattern: re.Pattern[str], what: str, expected: str) ->
     if not out:
         raise ConfigError(f"no {what}s given")
     return list(out)
+
+
+def _missing(item: object) -> bool:
+    """None, NaN or NaT (what a pandas Series holds where a value is missing)."""
+    return item is None or (isinstance(item, float) and item != item) or item is pd.NaT
 
 
 def symbols(value: object, *, what: str = "symbol") -> list[str]:
@@ -74,23 +84,34 @@ def tickers(value: object) -> list[str]:
 
 def day(value: object, what: str = "date") -> date:
     """A calendar day from ``"2024-01-31"``, ``"20240131"``, a ``date``, a ``datetime`` or a
-    ``pd.Timestamp``. An aware datetime is read in KST (the market's zone) first."""
+    ``pd.Timestamp``, from 1900 on. An aware datetime is read in KST (the market's zone)."""
+    found = _day(value, what)
+    if found < EARLIEST:
+        raise ConfigError(f"{what}={value!r} is before {EARLIEST}: no market data that old")
+    return found
+
+
+def _day(value: object, what: str) -> date:
     if isinstance(value, datetime):  # pd.Timestamp is a datetime too
         if value != value:  # NaT
             raise ConfigError(f"{what} is missing (NaT)")
         if value.tzinfo is not None:
-            value = value.astimezone(KST)
+            try:
+                value = value.astimezone(KST)
+            except OverflowError:
+                raise ConfigError(f"{what}={value!r} is out of range") from None
         return value.date()
     if isinstance(value, date):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        for fmt in _DATE_FORMATS:
-            try:
-                return datetime.strptime(text, fmt).date()
-            except ValueError:
-                continue
-        raise ConfigError(f"{what}={value!r} is not a date: use 'YYYY-MM-DD' or 'YYYYMMDD'")
+        found = _DATE.match(value.strip())
+        try:
+            if found is None:
+                raise ValueError
+            return date(int(found.group(1)), int(found.group(3)), int(found.group(4)))
+        except ValueError:
+            raise ConfigError(f"{what}={value!r} is not a date: use 'YYYY-MM-DD' or "
+                              "'YYYYMMDD'") from None
     raise TypeError(f"{what} must be a str, date, datetime or pandas Timestamp, not {value!r}")
 
 
@@ -109,18 +130,26 @@ def time_of_day(value: object, what: str) -> time:
     """A time of day from ``"10:30"``, ``"10:30:00"``, ``"1030"``, ``"103000"``, a ``time`` or
     a ``datetime`` (its time; an aware one read in KST)."""
     if isinstance(value, datetime):
+        if value != value:  # NaT
+            raise ConfigError(f"{what} is missing (NaT)")
         if value.tzinfo is not None:
-            value = value.astimezone(KST)
+            try:
+                value = value.astimezone(KST)
+            except OverflowError:
+                raise ConfigError(f"{what}={value!r} is out of range") from None
         return value.time().replace(microsecond=0, tzinfo=None)
     if isinstance(value, time):
         return value.replace(microsecond=0, tzinfo=None)
     if isinstance(value, str):
-        for fmt in _TIME_FORMATS:
-            try:
-                return datetime.strptime(value.strip(), fmt).time()
-            except ValueError:
-                continue
-        raise ConfigError(f"{what}={value!r} is not a time of day: use 'HH:MM' or 'HHMMSS'")
+        found = _TIME.match(value.strip())
+        try:
+            if found is None:
+                raise ValueError
+            h, m, sec = (found.group(i) or found.group(i + 3) for i in (1, 2, 3))
+            return time(int(h), int(m), int(sec or 0))
+        except ValueError:
+            raise ConfigError(f"{what}={value!r} is not a time of day: use 'HH:MM' or "
+                              "'HHMMSS'") from None
     raise TypeError(f"{what} must be a str, time or datetime, not {value!r}")
 
 

@@ -126,15 +126,15 @@ class BarMethods:
     ) -> pd.DataFrame:
         """1-minute bars of one session, paged past KIS's row caps.
 
-        ``date=None`` (or today) reads the current session with FHKST03010200, 30 bars a call
-        (a whole session is 14 calls a symbol); before the open, or on a day without trading,
-        KIS answers with the last session. A past ``date`` uses FHKST03010230, 120 bars a call
-        (4 a session): real accounts only (KIS keeps about a year), so on a paper account it
-        raises before any request.
+        ``date=None`` reads the latest session with FHKST03010200, 30 bars a call (a whole
+        session is 14 calls a symbol): today's, or before the open and on days without
+        trading the last one, as KIS answers. ``date=today`` is today's session only. A past
+        ``date`` uses FHKST03010230, 120 bars a call (4 a session): real accounts only (KIS
+        keeps about a year), so on a paper account it raises before any request.
 
         Parameters
         ----------
-        date : the trading day (see :meth:`history` for the accepted forms); None = today.
+        date : the trading day (see :meth:`history` for the accepted forms), or None.
         start, end : times of day in KST (``"10:30"``, ``"103000"``, ``datetime.time``);
             default the whole session, 09:00 to 15:30.
 
