@@ -104,6 +104,8 @@ __all__ = [
     "penalize",
 ]
 
+MAX_LATE_RESERVES = 3  # slots given up in a row before a call goes anyway
+
 log = logging.getLogger(__name__)
 
 
@@ -128,11 +130,23 @@ class Limiter:
         def reserve(state: LimiterState | None, now: float) -> tuple[LimiterState, float]:
             return decide(state or LimiterState(), now, cfg, cost)
 
-        wait = self.store.update(reserve)
-        if wait > 0:
-            log.debug("waiting %.3f s for a slot", wait)
-            self._clock.sleep(wait)
-        return wait
+        # A slot only keeps its promise if the call leaves on time. A thread that wakes late
+        # (the GIL held by a long C call, an overloaded machine) would leave bunched with the
+        # calls after it, so a late slot is given up -- it stays counted -- and another taken.
+        tolerance = cfg.jitter_allowance / 3
+        waited = 0.0
+        for attempt in range(MAX_LATE_RESERVES + 1):
+            start = self._clock.now()
+            wait = self.store.update(reserve)
+            if wait > 0:
+                log.debug("waiting %.3f s for a slot", wait)
+                self._clock.sleep(wait)
+            late = self._clock.now() - (start + wait)
+            waited += wait + max(late, 0.0)
+            if late <= tolerance or attempt == MAX_LATE_RESERVES:
+                break
+            log.debug("woke %.1f ms late for a slot: taking a new one", late * 1000)
+        return waited
 
     def on_rate_limited(self) -> None:
         """A rejection (EGW00201) was seen: slow every sharer of the store down."""

@@ -179,6 +179,20 @@ DATES = [
         marks=has("history"),
     ),
     case(
+        "fullwidth-date",
+        lambda e: e.kis.history("005930", start="２０２４-01-05"),
+        ValueError,
+        "'２０２４-01-05'",
+        marks=[
+            has("history"),
+            pytest.mark.xfail(
+                strict=True,
+                reason="validate._DATE uses \\d, which matches any Unicode digit: "
+                "'２０２４-01-05' (fullwidth) and Arabic-Indic digits are read as dates",
+            ),
+        ],
+    ),
+    case(
         "feb-30",
         lambda e: e.kis.history("005930", start="2024-01-01", end="2024-02-30"),
         ValueError,
