@@ -175,8 +175,8 @@ class CallTimer:
     """Wraps a client's ``transport.send`` to note when each HTTP attempt started and how it
     ended (``ok``, ``rate_limited``, ``error``) on the wall clock (``time.time``).
 
-    It also wraps ``limiter.acquire`` (and its store's ``update``) to measure the *lag*: how
-    late each send started after the slot the limiter reserved for it (the time the store's
+    It also wraps ``limiter.acquire`` and its store's ``update`` to measure the *lag*: how
+    late each send started after the slot the limiter last reserved for it (when the store's
     decision returned, plus the wait it handed out). A late thread wake-up, the GIL or a
     descheduled process all show here; the limiter's ``jitter_allowance`` has to cover this
     lag on top of the network's own jitter.
@@ -198,15 +198,16 @@ class CallTimer:
 
     def _timed_update(self, fn: Any) -> Any:
         result = self._update(fn)
-        self._local.decided = time.time()
+        if getattr(self._local, "acquiring", False) and isinstance(result, int | float):
+            self._local.slot = time.time() + float(result)  # the latest reservation wins
         return result
 
     def acquire(self, cost: int = 1) -> float:
-        self._local.decided = None
-        entered = time.time()
-        wait = float(self._acquire(cost))
-        self._local.slot = (self._local.decided or entered) + wait
-        return wait
+        self._local.acquiring, self._local.slot = True, None
+        try:
+            return float(self._acquire(cost))
+        finally:
+            self._local.acquiring = False
 
     def __call__(self, request: Any, headers: Any) -> Any:
         started = time.time()

@@ -263,6 +263,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
                 if isinstance(exc, RateLimited):
                     self.limiter.on_rate_limited()
                 if isinstance(exc, TokenInvalid) and not refreshed:
+                    log.info("%s: the server rejected the token; getting another", exc.msg_cd)
                     self.auth.invalidate(headers["authorization"].removeprefix("Bearer "))
                     continue
                 raise

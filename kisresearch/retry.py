@@ -127,7 +127,9 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, APIError):
         return isinstance(exc, RateLimited | TokenThrottled) or exc.msg_cd in RATE_LIMIT_CODES
     if isinstance(exc, BadResponse):
-        return exc.status == 0 or exc.status >= 500
+        # a broken body on 200 or 5xx is a passing fault (every call here is a read); a 4xx
+        # page says the request itself is wrong
+        return not 400 <= exc.status < 500
     return isinstance(exc, TransportError)
 
 

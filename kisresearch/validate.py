@@ -7,7 +7,7 @@ Everything here is pure (``today`` is passed in), raises :class:`~kisresearch.er
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 
 import pandas as pd
@@ -19,9 +19,9 @@ EARLIEST = date(1900, 1, 1)
 
 _SYMBOL = re.compile(r"^[0-9A-Za-z]{6}$")
 _TICKER = re.compile(r"^[0-9A-Za-z.\-]{1,16}$")
-_ACCOUNT = re.compile(r"^(\d{8})-?(\d{2})$")
-_DATE = re.compile(r"^(\d{4})([-/.]?)(\d{2})\2(\d{2})$")  # 2024-01-31, 20240131, 2024/01/31
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$|^(\d{2})(\d{2})(\d{2})?$")
+_ACCOUNT = re.compile(r"^(\d{8})-?(\d{2})$", re.ASCII)
+_DATE = re.compile(r"^([0-9]{4})([-/.]?)([0-9]{2})\2([0-9]{2})$")  # 2024-01-31, 20240131
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$|^(\d{2})(\d{2})(\d{2})?$", re.ASCII)
 
 
 def _items(value: object, what: str) -> list[object]:
@@ -29,6 +29,9 @@ def _items(value: object, what: str) -> list[object]:
         return [value]
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=str)
+    if isinstance(value, Mapping):
+        raise TypeError(f"{what}s must be a str or a list/Series of str, not a mapping "
+                        f"({type(value).__name__}); pass list(d) or d.values() explicitly")
     if value is None or isinstance(value, (bytes, int, float)) or not hasattr(value, "__iter__"):
         raise TypeError(f"{what}s must be a str or a list/Series of str, not {value!r}")
     return list(value)

@@ -124,7 +124,7 @@ SYMBOLS = [
     case("none", lambda e: e.kis.quotes(None), TypeError, "None"),
     case("int", lambda e: e.kis.quotes(5930), TypeError, "5930"),
     case("int-in-list", lambda e: e.kis.quotes(["005930", 7]), TypeError, "symbol 7 ", "000007"),
-    case("dict", lambda e: e.kis.quotes({"a": 1}), ValueError, "'a'"),
+    case("dict", lambda e: e.kis.quotes({"005930": 1}), TypeError, "mapping"),
     case("nested-list", lambda e: e.kis.quotes([["005930"]]), TypeError, "['005930']"),
     case("empty-list", lambda e: e.kis.quotes([]), ValueError, "no symbols"),
     case("hangul-name", lambda e: e.kis.quotes(["삼성전자"]), ValueError, "'삼성전자'"),
@@ -183,14 +183,7 @@ DATES = [
         lambda e: e.kis.history("005930", start="２０２４-01-05"),
         ValueError,
         "'２０２４-01-05'",
-        marks=[
-            has("history"),
-            pytest.mark.xfail(
-                strict=True,
-                reason="validate._DATE uses \\d, which matches any Unicode digit: "
-                "'２０２４-01-05' (fullwidth) and Arabic-Indic digits are read as dates",
-            ),
-        ],
+        marks=has("history"),
     ),
     case(
         "feb-30",

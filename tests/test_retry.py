@@ -99,7 +99,7 @@ def rate_limited() -> RateLimited:
         (BadResponse("html", status=502), True),
         (BadResponse("html", status=500), True),
         (BadResponse("html", status=404), False),
-        (BadResponse("html", status=200), False),
+        (BadResponse("truncated json", status=200), True),
         (APIError("OPSQ0002", "business"), False),
         (api_error("KIOK0560"), False),
         (NotFound("ZZZ00000"), False),
