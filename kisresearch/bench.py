@@ -141,6 +141,7 @@ def run_bench(
         results, names, quick=quick, soak=soak_s, seconds=time.perf_counter() - started
     )
     report["host"]["load_average"] = {"start": load_before, "end": _load()}
+    report["code"] = _code_version()
     json_path = folder / f"report-{stamp}.json"
     png_path = folder / f"report-{stamp}.png"
     report["files"] = {"json": str(json_path)}
@@ -207,6 +208,34 @@ def _report(
         },
         "scenarios": {r.name: r.to_dict() for r in results},
     }
+
+
+def _code_version() -> dict[str, Any] | None:
+    """The checkout's commit and how many tracked files differ from it (read-only git
+    queries), or None for an installed package or without git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "modified_files": sorted(line[3:] for line in changed)}
 
 
 def _load() -> list[float] | None:
