@@ -189,6 +189,8 @@ class CallTimer:
         self._local = threading.local()
         self.calls: list[tuple[float, float, str]] = []
         self.lags: list[float] = []
+        self.acquires = 0  # limiter.acquire calls
+        self.reservations = 0  # store decisions made inside them (more: slots given up)
         kis.transport.send = self
         kis.limiter.acquire = self.acquire
         store = getattr(kis.limiter, "store", None)  # a NullLimiter has none
@@ -200,10 +202,14 @@ class CallTimer:
         result = self._update(fn)
         if getattr(self._local, "acquiring", False) and isinstance(result, int | float):
             self._local.slot = time.time() + float(result)  # the latest reservation wins
+            with self._lock:
+                self.reservations += 1
         return result
 
     def acquire(self, cost: int = 1) -> float:
         self._local.acquiring, self._local.slot = True, None
+        with self._lock:
+            self.acquires += 1
         try:
             return float(self._acquire(cost))
         finally:
@@ -226,6 +232,12 @@ class CallTimer:
                 self.calls.append((started, time.time(), outcome))
                 if slot is not None:
                     self.lags.append(max(0.0, started - slot))
+
+    @property
+    def given_up(self) -> int:
+        """Reserved slots the limiter gave up and re-took (it woke too late for them)."""
+        with self._lock:
+            return max(0, self.reservations - self.acquires)
 
     def starts(self, outcome: str = "ok") -> list[float]:
         with self._lock:

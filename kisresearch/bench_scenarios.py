@@ -102,12 +102,14 @@ def _rate_figures(
     ]
 
 
-def _lag_figures(lags: Sequence[float]) -> list[Figure]:
-    """How late sends left after their reserved slot (no goal: a diagnostic)."""
+def _lag_figures(lags: Sequence[float], given_up: int) -> list[Figure]:
+    """How late sends left after their reserved slot, and how many slots the limiter gave up
+    because it woke too late for them (no goal: diagnostics)."""
     st = lag_stats(lags)
     return [
         Figure("send lag after the reserved slot, p95", st["p95_ms"], "ms"),
         Figure("send lag after the reserved slot, max", st["max_ms"], "ms"),
+        Figure("slots given up by the limiter (woke late)", given_up),
     ]
 
 
@@ -130,7 +132,7 @@ def detail(b: Bench) -> list[ScenarioResult]:
         *_rate_figures(truth, timer.starts(), REAL, 0.95),
         count_figure("rows lost", n - rows_ok(df)),
         time_figure(f"wall time, {n} calls", wall),
-        *_lag_figures(timer.lags),
+        *_lag_figures(timer.lags, timer.given_up),
     ]
     return [
         _result(
@@ -196,7 +198,10 @@ def _processes(b: Bench, variant: str, limiter: str) -> ScenarioResult:
         count_figure("tokens issued (3 processes)", truth["tokens_issued"], "<=", 1),
         count_figure("rows lost", lost),
         time_figure(f"wall time, {nproc} x {per} calls", wall),
-        *_lag_figures([lag for d in done.values() for lag in d["lags"]]),
+        *_lag_figures(
+            [lag for d in done.values() for lag in d["lags"]],
+            sum(d["given_up"] for d in done.values()),
+        ),
     ]
     return _result(
         f"processes-{variant}",
@@ -226,7 +231,7 @@ def paper(b: Bench) -> list[ScenarioResult]:
         *_rate_figures(truth, timer.starts(), PAPER, 0.90),
         count_figure("rows lost", n - rows_ok(df)),
         time_figure(f"wall time, {n} calls", wall),
-        *_lag_figures(timer.lags),
+        *_lag_figures(timer.lags, timer.given_up),
     ]
     notes = []
     if figures[0].value is None:
@@ -263,7 +268,7 @@ def _multi(b: Bench, name: str, codes: list[str], goal: float, title: str) -> Sc
         count_figure("requests (server accepted)", truth["accepted"], "==", calls),
         count_figure("server rejections (EGW00201)", truth["rejected"]),
         count_figure("rows lost", len(codes) - rows_ok(df)),
-        *_lag_figures(timer.lags),
+        *_lag_figures(timer.lags, timer.given_up),
     ]
     return _result(name, title, REAL, truth, figures=figures, client=client)
 
@@ -577,7 +582,7 @@ def soak(b: Bench) -> list[ScenarioResult]:
             "calls/s",
             ratio=_r(rate / REAL if rate is not None else None),
         ),
-        *_lag_figures(timer.lags),
+        *_lag_figures(timer.lags, timer.given_up),
         count_figure("rows asked", requested, None, None),
         time_figure("wall time", wall),
         count_figure("bench RSS at start", rss0, None, None, "KiB"),

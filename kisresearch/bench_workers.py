@@ -90,6 +90,7 @@ def detail_worker(queue: Any, start: Any, index: int, spec: dict[str, Any]) -> N
             "starts": timer.starts("ok"),
             "rejected": timer.count("rate_limited"),
             "lags": timer.lags,
+            "given_up": timer.given_up,
             "rows": len(df),
             "rows_ok": rows_ok(df),
             "client": client_view(kis.stats.summary()),
