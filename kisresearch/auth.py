@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -51,8 +50,7 @@ class TokenManager:
         self._creds = credentials
         self._clock = clock
         self._on_issue = on_issue
-        ident = hashlib.sha256(f"{transport.base_url}\n{credentials.app_key}".encode())
-        stem = f"token-{ident.hexdigest()[:16]}"
+        stem = f"token-{credentials.key_id(transport.base_url)}"
         self.path = home / f"{stem}.json"
         self._lock_path = home / f"{stem}.lock"
         self._lock = threading.Lock()

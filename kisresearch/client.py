@@ -141,56 +141,69 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
                 _said_simulator.set()
                 log.warning("no KIS credentials set (KIS_APP_KEY, KIS_APP_SECRET): "
                             "using the embedded simulator at %s", self._sim.base_url)
-        if self._sim is not None:
-            app_key, app_secret = self._sim.app_key, self._sim.app_secret
-            account = account or self._sim.account
-            env, base_url = self._sim.profile, self._sim.base_url
-            rate = rate if rate is not None else self._sim.rate
-            self.namespace = "sim"
-        else:
-            env = env or "real"
-            if env not in ENVIRONMENTS:
-                raise ConfigError(f"env must be 'real' or 'paper', got {env!r}")
-            missing = [n for n, v in (("KIS_APP_KEY", app_key), ("KIS_APP_SECRET", app_secret))
-                       if not v]
-            if missing:
-                raise ConfigError(f"env={env!r} needs credentials: set {' and '.join(missing)} "
-                                  "(or pass app_key= / app_secret=)")
-            self.namespace = env if base_url is None else f"url:{base_url.rstrip('/')}"
-            base_url = base_url or ENVIRONMENTS[env]
-        assert app_key and app_secret and base_url
-        for secret in (app_key, app_secret, account):
-            if secret:
-                register_secret(secret)
-        self.env: str = env
-        self._creds = Credentials(app_key, app_secret, account)
-        self._clock = clock
-        self.home = toolkit_dir(home)
+        try:
+            if self._sim is not None:
+                app_key, app_secret = self._sim.app_key, self._sim.app_secret
+                account = account or self._sim.account
+                env, base_url = self._sim.profile, self._sim.base_url
+                rate = rate if rate is not None else self._sim.rate
+                self.namespace = "sim"
+            else:
+                env = env or "real"
+                if env not in ENVIRONMENTS:
+                    raise ConfigError(f"env must be 'real' or 'paper', got {env!r}")
+                missing = [n for n, v in (("KIS_APP_KEY", app_key), ("KIS_APP_SECRET", app_secret))
+                           if not v]
+                if missing:
+                    raise ConfigError(f"env={env!r} needs credentials: set {' and '.join(missing)} "
+                                      "(or pass app_key= / app_secret=)")
+                self.namespace = env if base_url is None else f"url:{base_url.rstrip('/')}"
+                base_url = base_url or ENVIRONMENTS[env]
+            assert app_key and app_secret and base_url
+            for secret in (app_key, app_secret, account):
+                if secret:
+                    register_secret(secret)
+            self.env: str = env
+            self._creds = Credentials(app_key, app_secret, account)
+            if self._sim is not None and clock is SYSTEM_CLOCK:
+                clock = _SimulatorClock(self._sim)
+            self._clock = clock
+            self.home = toolkit_dir(home)
 
-        self.limiter_config = LimiterConfig.for_env(env, **({} if rate is None else {"rate": rate}),
-                                                    **dict(limiter_options or {}))
-        spec = limiter if limiter is not None else env_str("KIS_LIMITER")
-        self.limiter = make_limiter(spec, self.limiter_config, key_id=self._creds.key_id,
-                                    home=self.home, clock=clock)
-        self.stats = StatsManager(clock=clock, limit=self.limiter_config.rate)
-        self.transport = Transport(base_url, timeout=timeout, pool_size=max(workers, 8))
-        from .auth import TokenManager
+            options = dict(limiter_options or {})
+            if rate is not None:
+                if "rate" in options and options["rate"] != rate:
+                    raise ConfigError(f"rate={rate!r} and limiter_options rate="
+                                      f"{options['rate']!r} disagree: give one")
+                options["rate"] = rate
+            self.limiter_config = LimiterConfig.for_env(env, **options)
+            spec = limiter if limiter is not None else env_str("KIS_LIMITER")
+            self.limiter = make_limiter(spec, self.limiter_config,
+                                        key_id=self._creds.key_id(base_url), home=self.home,
+                                        clock=clock)
+            self.stats = StatsManager(clock=clock, limit=self.limiter_config.rate)
+            self.transport = Transport(base_url, timeout=timeout, pool_size=max(workers, 8))
+            from .auth import TokenManager
 
-        self.auth = TokenManager(self.transport, self._creds, self.home, clock=clock,
-                                 on_issue=self.stats.record_token)
-        self.cache: ResponseCache | None = None
-        if cache is not False:
-            folder = self.home / "cache" if cache is True else Path(cache)
-            self.cache = ResponseCache(folder, clock=clock, ttl_overrides=cache_ttl)
-            self.cache.on_event = self.stats.record_cache
-        self.retry_policy = retry or RetryPolicy.from_env()
-        if item_timeout is not None and item_timeout <= 0:
-            raise ConfigError(f"item_timeout must be positive or None, got {item_timeout!r}")
-        self._runner = BatchRunner(workers=workers, progress=progress, clock=clock,
-                                   timeout=item_timeout)
-        default_master = (f"{self._sim.base_url}/common/master/" if self._sim is not None
-                          else env_str("KIS_MASTER_URL", MASTER_URL))
-        self.master_url: str = (master_url or default_master or MASTER_URL).rstrip("/") + "/"
+            self.auth = TokenManager(self.transport, self._creds, self.home, clock=clock,
+                                     on_issue=self.stats.record_token)
+            self.cache: ResponseCache | None = None
+            if cache is not False:
+                folder = self.home / "cache" if cache is True else Path(cache)
+                self.cache = ResponseCache(folder, clock=clock, ttl_overrides=cache_ttl)
+                self.cache.on_event = self.stats.record_cache
+            self.retry_policy = retry or RetryPolicy.from_env()
+            if item_timeout is not None and item_timeout <= 0:
+                raise ConfigError(f"item_timeout must be positive or None, got {item_timeout!r}")
+            self._runner = BatchRunner(workers=workers, progress=progress, clock=clock,
+                                       timeout=item_timeout)
+            default_master = (f"{self._sim.base_url}/common/master/" if self._sim is not None
+                              else env_str("KIS_MASTER_URL", MASTER_URL))
+            self.master_url: str = (master_url or default_master or MASTER_URL).rstrip("/") + "/"
+        except BaseException:
+            if self._own_sim:  # a bad setting must not leave a server running
+                self._sim.stop()
+            raise
 
     # -- construction helpers --------------------------------------------------------------
 
@@ -352,6 +365,23 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
 
     def _download(self, url: str) -> bytes:
         return download_master(url, self.transport.timeout)
+
+
+class _SimulatorClock:
+    """The simulator's time (wall time plus what ``sim.advance()`` added) with real sleeps,
+    so that the client's token and cache rules see the same "now" as the simulator."""
+
+    def __init__(self, sim: Any) -> None:
+        self._sim = sim
+
+    def now(self) -> float:
+        return float(self._sim.now())
+
+    def sleep(self, seconds: float) -> None:
+        SYSTEM_CLOCK.sleep(seconds)
+
+    def __repr__(self) -> str:
+        return "SimulatorClock()"
 
 
 def _check_settings(workers: object, timeout: object,

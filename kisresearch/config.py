@@ -83,9 +83,10 @@ class Credentials:
 
     __str__ = __repr__
 
-    @property
-    def key_id(self) -> str:
-        """A short, stable, non-reversible id for the app key (file names, Redis keys)."""
+    def key_id(self, server: str) -> str:
+        """A short, stable, non-reversible id for this app key on ``server`` (a base URL):
+        names the token file and the limiter's state, so that neither mixes servers and
+        neither file name reveals the key."""
         import hashlib
 
-        return hashlib.sha256(self.app_key.encode()).hexdigest()[:16]
+        return hashlib.sha256(f"{server.rstrip('/')}\n{self.app_key}".encode()).hexdigest()[:16]

@@ -116,3 +116,42 @@ def test_expired_token_is_replaced_mid_session(sim, home):
     truth = sim.truth()
     assert truth["tokens_issued"] == 2
     assert truth["errors"].get("EGW00123") == 1 and "EGW00133" not in truth["errors"]
+
+
+def test_bad_setting_leaves_no_simulator_running(home):
+    import threading
+
+    before = set(threading.enumerate())
+    for bad in ({"limiter": "bogus://x"}, {"rate": 0}, {"limiter_options": {"margin": 2}}):
+        with pytest.raises(ConfigError):
+            kr.KIS(**bad)
+    assert set(threading.enumerate()) <= before
+
+
+def test_rate_given_twice_must_agree(sim, home):
+    with pytest.raises(ConfigError, match="disagree"):
+        kr.KIS(simulator=sim, rate=10, limiter_options={"rate": 20})
+    with kr.KIS(simulator=sim, rate=10, limiter_options={"rate": 10}) as kis:
+        assert kis.limiter_config.rate == 10
+
+
+def test_limiter_and_token_files_are_per_server(home):
+    with kr.KIS.simulator(seed=1) as a, kr.KIS.simulator(seed=1) as b:
+        assert a.auth.path != b.auth.path  # same key, two servers
+        a.quotes("005930")
+        b.quotes("005930")
+        names = sorted(p.name for p in home.iterdir() if p.name.startswith("limiter-"))
+    assert len(names) == 2
+
+
+def test_simulator_time_is_the_clients_time(home):
+    import time
+
+    with kr.KIS.simulator() as kis:
+        kis.quotes("005930", detail=True)
+        kis.sim.expire_tokens()
+        kis.sim.advance(61)  # the client's one-token-a-minute rule sees this too
+        started = time.monotonic()
+        assert kis.quotes("000660", detail=True)["error"].isna().all()
+        assert time.monotonic() - started < 30  # not the real 60-s wait
+        assert kis.sim.truth()["tokens_issued"] == 2
