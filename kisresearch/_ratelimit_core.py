@@ -98,6 +98,11 @@ class LimiterConfig:
         return self.rate * self.margin
 
     @property
+    def interval(self) -> float:
+        """The GCRA's spacing between starts at the ceiling: ``period / (rate * margin)``."""
+        return self.period / self.ceiling
+
+    @property
     def guard_window(self) -> float:
         """Seconds over which the guard counts starts: ``period + jitter_allowance``."""
         return self.period + self.jitter_allowance
@@ -110,7 +115,7 @@ class LimiterConfig:
         return max(1, math.floor(self.rate + 1e-9))
 
     @property
-    def spacing(self) -> float:
+    def min_gap(self) -> float:
         """Least gap between two reservations: ``min_interval`` or ``period / (2 * rate)``."""
         return self.min_interval if self.min_interval is not None else self.period / self.rate / 2
 
@@ -241,7 +246,7 @@ def decide(
     rate = effective_rate(state, now, cfg)
     start = max(now, state.tat)
     if state.starts:
-        start = max(start, state.starts[-1] + cfg.spacing)
+        start = max(start, state.starts[-1] + cfg.min_gap)
     # Older starts cannot share a guard window with any start from now on.
     recent = [s for s in state.starts if s > now - window]
     excess = len(recent) + cost - limit

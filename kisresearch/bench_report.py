@@ -191,6 +191,7 @@ class CallTimer:
         self.lags: list[float] = []
         self.acquires = 0  # limiter.acquire calls
         self.reservations = 0  # store decisions made inside them (more: slots given up)
+        self.decisions: list[float] = []  # seconds each of those decisions took
         kis.transport.send = self
         kis.limiter.acquire = self.acquire
         store = getattr(kis.limiter, "store", None)  # a NullLimiter has none
@@ -199,11 +200,14 @@ class CallTimer:
             store.update = self._timed_update
 
     def _timed_update(self, fn: Any) -> Any:
+        entered = time.time()
         result = self._update(fn)
         if getattr(self._local, "acquiring", False) and isinstance(result, int | float):
-            self._local.slot = time.time() + float(result)  # the latest reservation wins
+            decided = time.time()
+            self._local.slot = decided + float(result)  # the latest reservation wins
             with self._lock:
                 self.reservations += 1
+                self.decisions.append(decided - entered)
         return result
 
     def acquire(self, cost: int = 1) -> float:
@@ -249,7 +253,7 @@ class CallTimer:
 
 
 def lag_stats(lags: Sequence[float]) -> dict[str, float | None]:
-    """p50, p95 and max of send lags, in milliseconds."""
+    """p50, p95 and max of durations (send lags, store decisions), in milliseconds."""
     if not lags:
         return {"p50_ms": None, "p95_ms": None, "max_ms": None}
     ts = sorted(lags)
@@ -388,8 +392,8 @@ def chart(results: Sequence[ScenarioResult], path: Path) -> bool:
             ax.axhline(
                 r.limit, color="black", linestyle="--", linewidth=1, label=f"limit {r.limit:g}/s"
             )
-        hits = r.client.get("cache_hits")
-        note = f"  cache hits {hits}" if hits else ""
+        hits = r.client.get("cache_hits") or r.details.get("cache_hits")
+        note = f", cache hits {hits}" if hits else ""
         ax.set_title(
             f"{r.name}: {r.title} — accepted {r.truth['accepted']}, rejected "
             f"{r.truth['rejected']}, max in 1-s window {r.truth['max_in_window']}"

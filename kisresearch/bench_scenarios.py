@@ -102,13 +102,22 @@ def _rate_figures(
     ]
 
 
-def _lag_figures(lags: Sequence[float], given_up: int) -> list[Figure]:
-    """How late sends left after their reserved slot, and how many slots the limiter gave up
-    because it woke too late for them (no goal: diagnostics)."""
-    st = lag_stats(lags)
+def _lag_figures(timer: CallTimer | None, workers: Sequence[dict[str, Any]] = ()) -> list[Figure]:
+    """Diagnostics, no goals: how late sends left after their reserved slot, how long the
+    limiter store took to decide, and how many slots the limiter gave up because it woke too
+    late for them (from one timer, or from the payloads of worker processes)."""
+    if timer is not None:
+        lags, decisions, given_up = timer.lags, timer.decisions, timer.given_up
+    else:
+        lags = [x for w in workers for x in w["lags"]]
+        decisions = [x for w in workers for x in w["decisions"]]
+        given_up = sum(w["given_up"] for w in workers)
+    lag, dec = lag_stats(lags), lag_stats(decisions)
     return [
-        Figure("send lag after the reserved slot, p95", st["p95_ms"], "ms"),
-        Figure("send lag after the reserved slot, max", st["max_ms"], "ms"),
+        Figure("send lag after the reserved slot, p95", lag["p95_ms"], "ms"),
+        Figure("send lag after the reserved slot, max", lag["max_ms"], "ms"),
+        Figure("limiter store decision time, p95", dec["p95_ms"], "ms"),
+        Figure("limiter store decision time, max", dec["max_ms"], "ms"),
         Figure("slots given up by the limiter (woke late)", given_up),
     ]
 
@@ -132,7 +141,7 @@ def detail(b: Bench) -> list[ScenarioResult]:
         *_rate_figures(truth, timer.starts(), REAL, 0.95),
         count_figure("rows lost", n - rows_ok(df)),
         time_figure(f"wall time, {n} calls", wall),
-        *_lag_figures(timer.lags, timer.given_up),
+        *_lag_figures(timer),
     ]
     return [
         _result(
@@ -198,10 +207,7 @@ def _processes(b: Bench, variant: str, limiter: str) -> ScenarioResult:
         count_figure("tokens issued (3 processes)", truth["tokens_issued"], "<=", 1),
         count_figure("rows lost", lost),
         time_figure(f"wall time, {nproc} x {per} calls", wall),
-        *_lag_figures(
-            [lag for d in done.values() for lag in d["lags"]],
-            sum(d["given_up"] for d in done.values()),
-        ),
+        *_lag_figures(None, list(done.values())),
     ]
     return _result(
         f"processes-{variant}",
@@ -231,7 +237,7 @@ def paper(b: Bench) -> list[ScenarioResult]:
         *_rate_figures(truth, timer.starts(), PAPER, 0.90),
         count_figure("rows lost", n - rows_ok(df)),
         time_figure(f"wall time, {n} calls", wall),
-        *_lag_figures(timer.lags, timer.given_up),
+        *_lag_figures(timer),
     ]
     notes = []
     if figures[0].value is None:
@@ -268,7 +274,7 @@ def _multi(b: Bench, name: str, codes: list[str], goal: float, title: str) -> Sc
         count_figure("requests (server accepted)", truth["accepted"], "==", calls),
         count_figure("server rejections (EGW00201)", truth["rejected"]),
         count_figure("rows lost", len(codes) - rows_ok(df)),
-        *_lag_figures(timer.lags, timer.given_up),
+        *_lag_figures(timer),
     ]
     return _result(name, title, REAL, truth, figures=figures, client=client)
 
@@ -351,6 +357,7 @@ def history(b: Bench) -> list[ScenarioResult]:
                 "cold": _drop(cold, "client"),
                 "warm": _drop(warm, "client"),
                 "warm_truth": truth_view(truths["warm"]),
+                "cache_hits": warm["client"]["cache_hits"],
             },
             notes=notes,
         )
@@ -542,6 +549,7 @@ def soak(b: Bench) -> list[ScenarioResult]:
     seconds = b.soak
     b.sim.reset()
     rss0, sim_rss0 = rss_kb(), b.sim.rss_kb()
+    rss1 = sim_rss1 = None  # after the first round: imports, pools and caches warmed up
     requested = got = iterations = 0
     from .client import KIS
 
@@ -567,10 +575,12 @@ def soak(b: Bench) -> list[ScenarioResult]:
                 requested, got = requested + 1, got + complete  # a history call counts one
             offset = (offset + 90) % len(b.codes)
             iterations += 1
+            if iterations == 1:
+                rss1, sim_rss1 = rss_kb(), b.sim.rss_kb()
         wall = time.perf_counter() - t0
         truth = b.sim.truth()
         client = client_view(kis.stats.summary())
-    rss1, sim_rss1 = rss_kb(), b.sim.rss_kb()
+    rss2, sim_rss2 = rss_kb(), b.sim.rss_kb()
     rate = server_rate(truth["per_second"])
     figures = [
         count_figure("server rejections (EGW00201)", truth["rejected"]),
@@ -582,13 +592,15 @@ def soak(b: Bench) -> list[ScenarioResult]:
             "calls/s",
             ratio=_r(rate / REAL if rate is not None else None),
         ),
-        *_lag_figures(timer.lags, timer.given_up),
+        *_lag_figures(timer),
         count_figure("rows asked", requested, None, None),
         time_figure("wall time", wall),
         count_figure("bench RSS at start", rss0, None, None, "KiB"),
-        count_figure("bench RSS at end", rss1, None, None, "KiB"),
+        count_figure("bench RSS after the first round", rss1, None, None, "KiB"),
+        count_figure("bench RSS at end", rss2, None, None, "KiB"),
         count_figure("simulator RSS at start", sim_rss0, None, None, "KiB"),
-        count_figure("simulator RSS at end", sim_rss1, None, None, "KiB"),
+        count_figure("simulator RSS after the first round", sim_rss1, None, None, "KiB"),
+        count_figure("simulator RSS at end", sim_rss2, None, None, "KiB"),
     ]
     return [
         _result(

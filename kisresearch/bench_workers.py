@@ -91,6 +91,7 @@ def detail_worker(queue: Any, start: Any, index: int, spec: dict[str, Any]) -> N
             "rejected": timer.count("rate_limited"),
             "lags": timer.lags,
             "given_up": timer.given_up,
+            "decisions": timer.decisions,
             "rows": len(df),
             "rows_ok": rows_ok(df),
             "client": client_view(kis.stats.summary()),

@@ -61,7 +61,7 @@ def test_defaults_reach_97_percent_with_a_30ms_allowance() -> None:
     assert REAL.ceiling == pytest.approx(19.4)
     assert REAL.guard_limit == 20
     assert REAL.guard_window == pytest.approx(1.03)
-    assert REAL.spacing == pytest.approx(0.025)
+    assert REAL.min_gap == pytest.approx(0.025)
     assert REAL.recovery == pytest.approx(1.0)
     assert REAL.min_rate == pytest.approx(2.0)
     # spacing alone already satisfies the guard: L gaps of 1/(rate*margin) span >= P + J
@@ -232,7 +232,7 @@ def test_min_interval_is_a_floor_on_spacing() -> None:
     _, starts = run(LimiterConfig(rate=20, min_interval=2.0), 3)
     assert [s - T0 for s in starts] == pytest.approx([0, 2, 4], abs=1e-6)
     # the derived default never binds: the GCRA's spacing is wider
-    assert REAL.spacing < REAL.period / REAL.ceiling
+    assert REAL.min_gap < REAL.period / REAL.ceiling
 
 
 def test_cost_reserves_several_calls_at_once() -> None:
