@@ -7,9 +7,13 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from kisresearch.validate import KST
 
 
 class FakeClock:
@@ -43,6 +47,23 @@ class SimClock(FakeClock):
         super().sleep(seconds)
         if seconds > 0:
             self.sim.advance(seconds)  # type: ignore[attr-defined]
+
+
+def _quiet_epoch() -> float:
+    """The next 20:00 KST at least an hour away: no session is running then."""
+    now = datetime.now(KST)
+    target = now.replace(hour=20, minute=0, second=0, microsecond=0)
+    while target - now < timedelta(hours=1):
+        target += timedelta(days=1)
+    return target.timestamp()
+
+
+QUIET = _quiet_epoch()
+
+
+def to_quiet(sim: Any) -> None:
+    """Move ``sim`` to 20:00 KST, when prices hold still: for tests comparing two pulls."""
+    sim.advance(QUIET - sim.now())
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import kisresearch as kr
 from kisresearch.errors import ConfigError
 
-from .conftest import SimClock
+from .conftest import SimClock, to_quiet
 
 
 @pytest.fixture
@@ -58,7 +58,8 @@ def test_detail_quotes_one_call_per_symbol_with_valuation(kis, sim):
     assert df.loc["999999", "error"]
 
 
-def test_same_quotes_from_both_calls_agree(kis):
+def test_same_quotes_from_both_calls_agree(kis, sim):
+    to_quiet(sim)  # after the close: prices hold still between the two calls
     a = kis.quotes(["005930", "000660"])
     b = kis.quotes(["005930", "000660"], detail=True)
     assert (a["price"] == b["price"]).all()

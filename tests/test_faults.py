@@ -23,7 +23,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,8 @@ import kisresearch as kr
 import kisresearch.logs
 from kisresearch.retry import RetryPolicy
 from kisresearch.sim import Faults, Simulator
-from kisresearch.validate import KST
+
+from .conftest import to_quiet
 
 CODES = kr.universe()["code"].head(200).tolist()
 HISTORY_CODES = CODES[:40]
@@ -46,22 +46,6 @@ RATE = 500  # calls/s the simulators allow (the limit is not the point here)
 META = ("error", "from_cache", "fetched_at")  # columns that differ between two good pulls
 # What an error cell must start with: the kind of failure, or the KIS message code.
 ERROR_KIND = re.compile(r"^(BadResponse|ConnectionFailed|RequestTimeout|ItemTimeout|EGW\d{5}): ")
-
-
-def _quiet_epoch() -> float:
-    """The next 20:00 KST at least an hour away: no session is running then."""
-    now = datetime.now(KST)
-    target = now.replace(hour=20, minute=0, second=0, microsecond=0)
-    while target - now < timedelta(hours=1):
-        target += timedelta(days=1)
-    return target.timestamp()
-
-
-QUIET = _quiet_epoch()
-
-
-def to_quiet(sim: Simulator) -> None:
-    sim.advance(QUIET - sim.now())
 
 
 class JumpClock:
