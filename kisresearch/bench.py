@@ -6,7 +6,7 @@
 
 The simulator runs in its own process with the real profile and a realistic network: a sliding
 1-s window of 20 calls per app key, 0-30 ms of jitter before a call is counted and 10-60 ms of
-latency after. Each scenario (see :data:`~kisresearch.bench_scenarios.SCENARIOS` and
+latency after. Each scenario (see :data:`SCENARIOS` and
 ``benchmarks/README.md``) gets its own app key and toolkit folder, clears the server's truth
 first, and reports its figures beside their goals. The run writes
 ``<out>/report-<timestamp>.json`` and ``.png`` (calls/s per second against the limit, per
@@ -25,15 +25,29 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from ._version import __version__
+from .bench_extra import history, overhead, soak
 from .bench_report import ScenarioResult, chart, print_table, write_json
-from .bench_scenarios import SCENARIOS, Bench
+from .bench_scenarios import Bench, compare, detail, multi100, paper, processes, universe
 from .bench_server import SimProcess, scenario_keys
+
+SCENARIOS: dict[str, tuple[Callable[[Bench], list[ScenarioResult]], tuple[str, ...]]] = {
+    "detail": (detail, ("detail",)),
+    "processes": (processes, ("processes-file", "processes-redis")),
+    "paper": (paper, ("paper",)),
+    "multi100": (multi100, ("multi100",)),
+    "universe": (universe, ("universe",)),
+    "history": (history, ("history",)),
+    "compare": (compare, ("compare",)),
+    "overhead": (overhead, ("overhead",)),
+    "soak": (soak, ("soak",)),
+}
+"""Scenario name -> (function, the app-key names it uses), in the order they run."""
 
 SIM_OPTIONS: dict[str, Any] = {
     "profile": "real",

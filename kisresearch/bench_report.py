@@ -150,15 +150,19 @@ class ScenarioResult:
 # -- rates ---------------------------------------------------------------------------------
 
 
+MIN_WHOLE_SECONDS = 3
+
+
 def server_rate(per_second: Sequence[Mapping[str, int]]) -> float | None:
     """Accepted calls per second over the whole seconds strictly inside the span of accepted
-    calls; None with fewer than three seconds of span."""
+    calls; None with fewer than :data:`MIN_WHOLE_SECONDS` of them (whole-second counts of a
+    shorter run say more about where the second boundaries fell than about the rate)."""
     secs = {int(p["second"]): int(p["accepted"]) for p in per_second if p["accepted"] > 0}
     if not secs:
         return None
     first, last = min(secs), max(secs)
     inner = range(first + 1, last)
-    if len(inner) < 1:
+    if len(inner) < MIN_WHOLE_SECONDS:
         return None
     return sum(secs.get(s, 0) for s in inner) / len(inner)
 

@@ -86,10 +86,15 @@ class SimProcess:
         )
         self._proc.start()
         child.close()
-        if not parent.poll(START_TIMEOUT):
+        try:
+            if not parent.poll(START_TIMEOUT):
+                raise EOFError
+            info = parent.recv()
+        except (EOFError, OSError):
             self._kill()
-            raise RuntimeError("the simulator process did not start")
-        info = parent.recv()
+            raise RuntimeError(
+                f"the simulator process did not start (exit code {self._proc.exitcode})"
+            ) from None
         self.base_url: str = info["base_url"]
         self.pid: int = info["pid"]
         self.options = dict(options)

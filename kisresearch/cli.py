@@ -79,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--latency", type=float, default=0.0, help="max s of delay after it")
     sim.add_argument("--seed", type=int, default=0)
     sim.set_defaults(func=_sim)
+    from .bench import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     args = parser.parse_args(argv)
     from .logs import configure
 

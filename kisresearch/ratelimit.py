@@ -136,12 +136,12 @@ class Limiter:
         tolerance = cfg.jitter_allowance / 3
         waited = 0.0
         for attempt in range(MAX_LATE_RESERVES + 1):
-            start = self._clock.now()
             wait = self.store.update(reserve)
+            decided = self._clock.now()  # after the store's answer: its own latency is not lag
             if wait > 0:
                 log.debug("waiting %.3f s for a slot", wait)
                 self._clock.sleep(wait)
-            late = self._clock.now() - (start + wait)
+            late = self._clock.now() - (decided + wait)
             waited += wait + max(late, 0.0)
             if late <= tolerance or attempt == MAX_LATE_RESERVES:
                 break

@@ -29,7 +29,7 @@ def _per_second(counts: list[int], start: int = 1_000) -> list[dict[str, int]]:
 
 def test_server_rate_uses_only_the_whole_seconds_inside_the_span() -> None:
     assert server_rate(_per_second([3, 20, 19, 20, 7])) == pytest.approx(59 / 3)
-    assert server_rate(_per_second([5, 6])) is None  # no whole second inside
+    assert server_rate(_per_second([5, 20, 20, 6])) is None  # too few whole seconds inside
     assert server_rate([]) is None
     gap = _per_second([5, 20]) + _per_second([20, 4], start=1_003)  # second 1002 saw nothing
     assert server_rate(gap) == pytest.approx(40 / 3)
