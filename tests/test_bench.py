@@ -109,3 +109,17 @@ def test_quick_bench_writes_a_report_and_the_server_saw_no_rejections(tmp_path: 
     assert saved["scenarios"]["soak"]["truth"]["accepted"] >= 23  # at least one whole round
     text = out.getvalue()
     assert "figure" in text and "paper: server rejections (EGW00201)" in text
+
+
+@pytest.mark.slow
+def test_soak_short(tmp_path: Path) -> None:
+    """The CI variant of the soak: 30 s of mixed pulls at the limit, nothing rejected or lost,
+    memory reported (the full five minutes: ``kisresearch bench --scenarios soak --soak 300``)."""
+    report = bench.run_bench(["soak"], soak=30, out_dir=tmp_path, out=io.StringIO())
+    soak = json.loads(Path(report["files"]["json"]).read_text(encoding="utf-8"))["scenarios"]
+    sc = soak["soak"]
+    assert sc["error"] is None
+    assert sc["truth"]["rejected"] == 0
+    assert sc["truth"]["accepted"] >= 200  # ~30 s at the limit, whatever the machine's speed
+    lost = [f["value"] for f in sc["figures"] if f["name"].startswith("rows lost")]
+    assert lost == [0]
