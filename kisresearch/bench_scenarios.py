@@ -124,37 +124,40 @@ def _lag_figures(timer: CallTimer | None, workers: Sequence[dict[str, Any]] = ()
     ]
 
 
+def _run_quotes(
+    b: Bench, name: str, codes: list[str], detail: bool = False
+) -> tuple[Any, float, dict[str, Any], dict[str, Any], CallTimer]:
+    """One ``quotes`` call on a fresh simulator and a fresh ``name`` client, after a token:
+    (frame, wall seconds, the server's truth, the client's stats view, the call timer)."""
+    b.sim.reset()
+    with b.client(name) as kis:
+        timer = CallTimer(kis)
+        kis.auth.token()
+        t0 = time.perf_counter()
+        df = kis.quotes(codes, detail=detail)
+        wall = time.perf_counter() - t0
+        return df, wall, b.sim.truth(), client_view(kis.stats.summary()), timer
+
+
 # -- 1. detail quotes at the limit ---------------------------------------------------------
 
 
 def detail(b: Bench) -> list[ScenarioResult]:
     n = 60 if b.quick else 300
-    codes = b.codes[:n]
-    b.sim.reset()
-    with b.client("detail") as kis:
-        timer = CallTimer(kis)
-        kis.auth.token()
-        t0 = time.perf_counter()
-        df = kis.quotes(codes, detail=True)
-        wall = time.perf_counter() - t0
-        truth = b.sim.truth()
-        client = client_view(kis.stats.summary())
+    return [_detail(b, "detail", n, REAL, 0.95, f"{n} quotes(detail=True) at the 20/s limit")]
+
+
+def _detail(b: Bench, name: str, n: int, limit: float, goal: float, title: str) -> ScenarioResult:
+    """``n`` detail quotes on the ``name`` profile, whose limit is ``limit`` calls a second;
+    ``goal`` is the share of that limit the sustained rate must reach."""
+    df, wall, truth, client, timer = _run_quotes(b, name, b.codes[:n], detail=True)
     figures = [
-        *_rate_figures(truth, timer.starts(), REAL, 0.95),
+        *_rate_figures(truth, timer.starts(), limit, goal),
         count_figure("rows lost", n - rows_ok(df)),
         time_figure(f"wall time, {n} calls", wall),
         *_lag_figures(timer),
     ]
-    return [
-        _result(
-            "detail",
-            f"{n} quotes(detail=True) at the 20/s limit",
-            REAL,
-            truth,
-            figures=figures,
-            client=client,
-        )
-    ]
+    return _result(name, title, limit, truth, figures=figures, client=client)
 
 
 # -- 2. three processes on one key ---------------------------------------------------------
@@ -226,46 +229,14 @@ def _processes(b: Bench, variant: str, limiter: str) -> ScenarioResult:
 
 def paper(b: Bench) -> list[ScenarioResult]:
     n = 6 if b.quick else 20
-    b.sim.reset()
-    with b.client("paper") as kis:
-        timer = CallTimer(kis)
-        kis.auth.token()
-        t0 = time.perf_counter()
-        df = kis.quotes(b.codes[:n], detail=True)
-        wall = time.perf_counter() - t0
-        truth = b.sim.truth()
-        client = client_view(kis.stats.summary())
-    figures = [
-        *_rate_figures(truth, timer.starts(), PAPER, 0.90),
-        count_figure("rows lost", n - rows_ok(df)),
-        time_figure(f"wall time, {n} calls", wall),
-        *_lag_figures(timer),
-    ]
-    return [
-        _result(
-            "paper",
-            f"{n} detail calls on the paper profile (2/s)",
-            PAPER,
-            truth,
-            figures=figures,
-            client=client,
-        )
-    ]
+    return [_detail(b, "paper", n, PAPER, 0.90, f"{n} detail calls on the paper profile (2/s)")]
 
 
 # -- 4. and 5. multi-symbol quotes ---------------------------------------------------------
 
 
 def _multi(b: Bench, name: str, codes: list[str], goal: float, title: str) -> ScenarioResult:
-    b.sim.reset()
-    with b.client(name) as kis:
-        timer = CallTimer(kis)
-        kis.auth.token()
-        t0 = time.perf_counter()
-        df = kis.quotes(codes)
-        wall = time.perf_counter() - t0
-        truth = b.sim.truth()
-        client = client_view(kis.stats.summary())
+    df, wall, truth, client, timer = _run_quotes(b, name, codes)
     calls = math.ceil(len(codes) / 30)
     figures = [
         time_figure("wall time", wall, goal),

@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import diskcache
 
-from .cachedisk import DBNAME, UnsafeRow, create_db, is_corrupt, open_db, private_dir, quarantine
+from .cachedisk import DBNAME, UnsafeRow, create_db, is_corrupt, open_db, quarantine
 from .cachepolicy import POLICIES, CachePolicy, cache_key, is_error_body, non_empty_success
 from .clock import SYSTEM_CLOCK, Clock
-from .config import toolkit_dir
+from .config import private_dir, toolkit_dir
 from .errors import ConfigError, KISError
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class ResponseCache:
             raise ConfigError(f"eviction must be one of {', '.join(EVICTION_POLICIES)}")
         if size_limit <= 0 or compress_threshold < 0 or rate <= 0:
             raise ConfigError("size_limit and rate must be > 0, compress_threshold >= 0")
-        self.directory = private_dir(directory)
+        self.directory = private_dir(directory, "cache folder", os.W_OK | os.X_OK)
         self.size_limit = int(size_limit)
         self.eviction = eviction
         self.compress_threshold = int(compress_threshold)

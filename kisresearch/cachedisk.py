@@ -28,8 +28,6 @@ from typing import Any
 
 import diskcache
 
-from .errors import ConfigError
-
 __all__ = [
     "DBNAME",
     "SQLITE_TIMEOUT",
@@ -38,7 +36,6 @@ __all__ = [
     "create_db",
     "is_corrupt",
     "open_db",
-    "private_dir",
     "quarantine",
 ]
 
@@ -107,22 +104,6 @@ def is_corrupt(exc: sqlite3.Error) -> bool:
     if code is not None:
         return (code & 0xFF) in _CORRUPT_CODES
     return "not a database" in str(exc) or "malformed" in str(exc)
-
-
-def private_dir(directory: str | os.PathLike[str]) -> Path:
-    """Create or check the cache folder, mode 0700; :class:`ConfigError` if unusable."""
-    folder = Path(directory).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"cache folder {str(folder)!r} exists and is not a directory")
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if stat.S_IMODE(folder.stat().st_mode) != 0o700:
-            folder.chmod(0o700)  # umask-independent
-    except OSError as exc:
-        raise ConfigError(f"cannot use cache folder {str(folder)!r}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"cache folder {str(folder)!r} is not writable")
-    return folder
 
 
 def create_db(folder: Path) -> int:

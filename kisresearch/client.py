@@ -260,7 +260,8 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
     # -- the pipeline ----------------------------------------------------------------------
 
     def _send(self, request: Request) -> Response:
-        """One attempt: limiter slot, auth headers, HTTP; stats for each attempt."""
+        """One attempt: auth headers, a limiter slot, HTTP; one stats event per attempt. A
+        rejected token is dropped and the attempt made once more with a fresh one."""
         for refreshed in (False, True):
             # Headers first: a token issuance must not sit between the limiter's slot and
             # the send, or calls reserved apart would leave together.

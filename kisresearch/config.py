@@ -43,17 +43,23 @@ def toolkit_dir(path: str | os.PathLike[str] | None = None) -> Path:
     if path is None:
         base = env_str("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         path = os.path.join(base, "kisresearch")
+    return private_dir(path, "toolkit folder")
+
+
+def private_dir(path: str | os.PathLike[str], what: str, access: int = os.W_OK) -> Path:
+    """Create or check the folder ``path``, mode 0700 whatever the umask; :class:`ConfigError`
+    naming it ``what`` if it is not a folder or lacks ``access`` (``os.access`` flags)."""
     folder = Path(path).expanduser()
     if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"toolkit folder {str(folder)!r} exists and is not a directory")
+        raise ConfigError(f"{what} {str(folder)!r} exists and is not a directory")
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if stat.S_IMODE(folder.stat().st_mode) != 0o700:
-            folder.chmod(0o700)
+            folder.chmod(0o700)  # umask-independent
     except OSError as exc:
-        raise ConfigError(f"cannot use toolkit folder {str(folder)!r}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK):
-        raise ConfigError(f"toolkit folder {str(folder)!r} is not writable")
+        raise ConfigError(f"cannot use {what} {str(folder)!r}: {exc.strerror}") from None
+    if not os.access(folder, access):
+        raise ConfigError(f"{what} {str(folder)!r} is not writable")
     return folder
 
 

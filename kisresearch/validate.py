@@ -96,14 +96,7 @@ def day(value: object, what: str = "date") -> date:
 
 def _day(value: object, what: str) -> date:
     if isinstance(value, datetime):  # pd.Timestamp is a datetime too
-        if value != value:  # NaT
-            raise ConfigError(f"{what} is missing (NaT)")
-        if value.tzinfo is not None:
-            try:
-                value = value.astimezone(KST)
-            except OverflowError:
-                raise ConfigError(f"{what}={value!r} is out of range") from None
-        return value.date()
+        return _in_kst(value, what).date()
     if isinstance(value, date):
         return value
     if isinstance(value, str):
@@ -116,6 +109,18 @@ def _day(value: object, what: str) -> date:
             raise ConfigError(f"{what}={value!r} is not a date: use 'YYYY-MM-DD' or "
                               "'YYYYMMDD'") from None
     raise TypeError(f"{what} must be a str, date, datetime or pandas Timestamp, not {value!r}")
+
+
+def _in_kst(value: datetime, what: str) -> datetime:
+    """``value`` read in KST if it is aware, as is if naive; NaT and out-of-range raise."""
+    if value != value:  # NaT
+        raise ConfigError(f"{what} is missing (NaT)")
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(KST)
+    except OverflowError:
+        raise ConfigError(f"{what}={value!r} is out of range") from None
 
 
 def date_range(start: object, end: object, today: date) -> tuple[date, date]:
@@ -133,14 +138,7 @@ def time_of_day(value: object, what: str) -> time:
     """A time of day from ``"10:30"``, ``"10:30:00"``, ``"1030"``, ``"103000"``, a ``time`` or
     a ``datetime`` (its time; an aware one read in KST)."""
     if isinstance(value, datetime):
-        if value != value:  # NaT
-            raise ConfigError(f"{what} is missing (NaT)")
-        if value.tzinfo is not None:
-            try:
-                value = value.astimezone(KST)
-            except OverflowError:
-                raise ConfigError(f"{what}={value!r} is out of range") from None
-        return value.time().replace(microsecond=0, tzinfo=None)
+        return _in_kst(value, what).time().replace(microsecond=0, tzinfo=None)
     if isinstance(value, time):
         return value.replace(microsecond=0, tzinfo=None)
     if isinstance(value, str):

@@ -21,6 +21,7 @@ import pytest
 import kisresearch
 from kisresearch.errors import ConfigError
 from kisresearch.ratelimit import (
+    MAX_LATE_RESERVES,
     FileStore,
     Limiter,
     LimiterConfig,
@@ -266,7 +267,10 @@ def test_processes_sharing_a_file_store_never_exceed_the_window(tmp_path: Path) 
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
         starts += json.loads(out)
-    check_schedule(starts, cfg, 80)
+    # a slot a process woke too late for is given up (it stays counted) and another taken:
+    # on a loaded machine there may be a few more reservations than calls
+    assert 80 <= len(starts) <= 80 + 4 * MAX_LATE_RESERVES * 20
+    check_schedule(starts, cfg, len(starts))
     ordered = sorted(starts)
     assert ordered[cfg.guard_limit] - ordered[0] >= cfg.guard_window  # the guard did bind
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -18,14 +18,16 @@ def test_stats_match_server_truth_after_a_pull(sim, home):
         s = kis.stats.summary()
         cache = kis.cache.stats()
     truth = sim.truth()
-    assert s["calls"] == truth["accepted"] + truth["rejected"] == 42
-    assert s["ok"] == truth["accepted"]
-    assert s["rate_limited"] == truth["rejected"] == 0
+    # (a rejection is possible on a loaded machine -- the simulator shares this process's
+    # GIL -- and must then be counted the same on both sides)
+    assert s["calls"] == truth["accepted"] + truth["rejected"]
+    assert s["ok"] == truth["accepted"] == 42
+    assert s["rate_limited"] == truth["rejected"] == s["retries"]
     assert s["tokens_issued"] == truth["tokens_issued"] == 1
     assert s["cache_hits"] == cache["hits"] == 2
     assert s["cache_misses"] == cache["misses"] == 42
-    assert s["by_endpoint"]["quote"]["calls"] == truth["by_tr_id"]["FHKST01010100"] == 40
-    assert s["by_endpoint"]["multiquote"]["calls"] == truth["by_tr_id"]["FHKST11300006"] == 2
+    assert s["by_endpoint"]["quote"]["calls"] == truth["by_tr_id"]["FHKST01010100"]
+    assert s["by_endpoint"]["multiquote"]["calls"] == truth["by_tr_id"]["FHKST11300006"]
 
 
 def test_no_secret_in_logs_stats_or_exports(sim, home, tmp_path):

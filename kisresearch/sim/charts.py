@@ -3,16 +3,14 @@ FHKST03010230). Rows are newest first; every value is a string."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-
-import numpy as np
 
 from .formats import pct, sign_code
 from .market import Daily, Market, Snapshot
 from .quotes import Fundamentals
-from .timebase import SESSION_MINUTES, Session, minute_label, ymd
+from .timebase import SESSION_MINUTES, Session, minute_label, period_key, ymd
 
 Row = dict[str, str]
 MAX_PERIOD_ROWS = 100
@@ -34,44 +32,32 @@ class Bar:
     split: int  # split ratio taking effect on a day in the bar (0 = none)
 
 
+def _bar(
+    day: date,
+    prices: Iterable[int],  # open, high, low, close, base
+    volume: int,
+    value: int,
+    factor: int,
+    split: int,
+    adjusted: bool,
+) -> Bar:
+    """A day's raw values as a bar; ``adjusted`` divides the prices by the split ``factor``
+    and multiplies the volume by it."""
+    f = factor if adjusted else 1
+    o, h, lo, c, base = (x if f == 1 else round(x / f) for x in prices)
+    return Bar(day, o, h, lo, c, volume * f, value, base, split)
+
+
 def _day_bar(snap: Snapshot, adjusted: bool) -> Bar:
-    f = snap.bar.factor if adjusted else 1
-    split = snap.bar.split
-
-    def adj(x: int) -> int:
-        return x if f == 1 else round(x / f)
-
-    return Bar(
-        snap.day,
-        adj(snap.open),
-        adj(snap.high),
-        adj(snap.low),
-        adj(snap.close),
-        snap.volume * f,
-        snap.value,
-        adj(snap.base),
-        split,
-    )
+    prices = (snap.open, snap.high, snap.low, snap.close, snap.base)
+    b = snap.bar
+    return _bar(snap.day, prices, snap.volume, snap.value, b.factor, b.split, adjusted)
 
 
 def _array_bar(d: Daily, i: int, adjusted: bool) -> Bar:
-    f = int(d.factor[i]) if adjusted else 1
-    split = int(d.factor[i - 1] // d.factor[i]) if i > 0 and d.factor[i - 1] != d.factor[i] else 0
-
-    def adj(x: np.int64) -> int:
-        return int(x) if f == 1 else round(int(x) / f)
-
-    return Bar(
-        d.days[i],
-        adj(d.open[i]),
-        adj(d.high[i]),
-        adj(d.low[i]),
-        adj(d.close[i]),
-        int(d.volume[i]) * f,
-        int(d.value[i]),
-        adj(d.base[i]),
-        split,
-    )
+    prices = (int(a[i]) for a in (d.open, d.high, d.low, d.close, d.base))
+    volume, value, factor = int(d.volume[i]), int(d.value[i]), int(d.factor[i])
+    return _bar(d.days[i], prices, volume, value, factor, d.split(i), adjusted)
 
 
 def _iter_days(
@@ -87,17 +73,6 @@ def _iter_days(
         if d.days[idx] < start:
             return
         yield _day_bar(last, adjusted) if idx == last.idx else _array_bar(d, idx, adjusted)
-
-
-def _period_key(day: date, period: str) -> tuple[int, ...]:
-    if period == "W":
-        iso = day.isocalendar()
-        return (iso[0], iso[1])
-    if period == "M":
-        return (day.year, day.month)
-    if period == "Y":
-        return (day.year,)
-    return (day.toordinal(),)
 
 
 def period_bars(
@@ -116,7 +91,7 @@ def period_bars(
     current: list[Bar] = []
     key: tuple[int, ...] | None = None
     for bar in _iter_days(mk, session, code, start, end, adjusted):
-        k = _period_key(bar.day, period)
+        k = period_key(bar.day, period)
         if key is not None and k != key:
             out.append(_merge(current))
             if len(out) == limit:

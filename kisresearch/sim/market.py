@@ -37,11 +37,12 @@ from .formats import sign_code
 from .overseas import ForeignDaily, build_foreign
 from .timebase import (
     FIRST_DAY,
-    REF_DAY,
     SESSION_MINUTES,
     Session,
     SimClock,
+    anchored_walk,
     trading_days,
+    ymd,
 )
 from .universe import Foreign, Symbol, domestic
 
@@ -133,9 +134,10 @@ class Daily:
     factor: np.ndarray  # split factor: raw = adjusted * factor
     flow: np.ndarray  # (n, 2) uniform draws in [-1, 1) for investor flows
 
-    def index(self, day: date) -> int:
-        """Index of the last trading day <= ``day`` (-1 if none)."""
-        return bisect.bisect_right(self.days, day) - 1
+    def split(self, i: int) -> int:
+        """The split ratio taking effect on day ``i`` (0 = none)."""
+        f = self.factor
+        return int(f[i - 1] // f[i]) if i > 0 and f[i - 1] != f[i] else 0
 
 
 def build_daily(sym: Symbol, seed: int, until: date) -> Daily:
@@ -149,9 +151,7 @@ def build_daily(sym: Symbol, seed: int, until: date) -> Daily:
     u = np.random.default_rng([seed, sym.key, 1]).random((n, 6), dtype=np.float32)
     sigma = 0.009 if etf else 0.011 + 0.021 * (sym.key % 1000) / 1000
     r = sigma * z + 0.00015
-    x = np.cumsum(r)
-    x -= x[max(0, bisect.bisect_right(days, REF_DAY) - 1)]
-    adj = sym.base_price * np.exp(1.4 * np.tanh(x / 1.4))
+    adj = anchored_walk(r, days, sym.base_price, 1.4)
     factor = np.ones(n, dtype=np.int64)
     if sym.split_day is not None and sym.split_ratio > 1:
         factor[: bisect.bisect_left(days, sym.split_day)] = sym.split_ratio
@@ -216,12 +216,11 @@ class DayBar:
 
 
 def day_bar(d: Daily, i: int) -> DayBar:
-    split = int(d.factor[i - 1] // d.factor[i]) if i > 0 and d.factor[i - 1] != d.factor[i] else 0
     return DayBar(
         d.sym, i, d.days[i], int(d.open[i]), int(d.high[i]), int(d.low[i]), int(d.close[i]),
         int(d.volume[i]), int(d.value[i]), int(d.base[i]),
         int(d.volume[i - 1]) if i > 0 else 0, float(d.volume[max(0, i - 19) : i + 1].mean()),
-        int(d.factor[i]), split, (float(d.flow[i, 0]), float(d.flow[i, 1])),
+        int(d.factor[i]), d.split(i), (float(d.flow[i, 0]), float(d.flow[i, 1])),
     )  # fmt: skip
 
 
@@ -404,7 +403,7 @@ class Market:
         highs = np.append(highs, snap.high)
         lows = np.append(lows, snap.low)
         ih, il = int(np.argmax(highs)), int(np.argmin(lows))
-        return (int(highs[ih]), _ymd(d.days[i0 + ih]), int(lows[il]), _ymd(d.days[i0 + il]))
+        return (int(highs[ih]), ymd(d.days[i0 + ih]), int(lows[il]), ymd(d.days[i0 + il]))
 
     def book(self, snap: Snapshot) -> tuple[list[int], list[int], list[int], list[int]]:
         """Ten ask and bid levels around the last price: (asks, bids, ask sizes, bid sizes).
@@ -428,10 +427,6 @@ class Market:
             if bids[i] < snap.lower:
                 bids[i], bid_q[i] = 0, 0
         return asks, bids, ask_q, bid_q
-
-
-def _ymd(day: date) -> str:
-    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
 def one_year_before(day: date) -> date:

@@ -147,7 +147,6 @@ KOSDAQ_WIDTHS = (
     1,
     1,
 )
-TAIL = {"KOSPI": 228, "KOSDAQ": 222}  # characters counted from the end, newline included
 FILES = {"kospi_code.mst.zip": "KOSPI", "kosdaq_code.mst.zip": "KOSDAQ"}
 _SECTOR_CODE = {
     "전기전자": "0013",

@@ -8,28 +8,25 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 
 import numpy as np
 
 from .formats import sign_code
-from .timebase import FIRST_DAY, REF_DAY, ymd
+from .timebase import anchored_walk, calendar, period_key, ymd
 from .universe import Foreign
 
 Row = dict[str, str]
 MAX_ROWS = 100
 US = frozenset({"NAS", "NYS", "AMS"})
+_PERIOD = {"1": "W", "2": "M"}  # GUBN -> timebase.period_key (else "0": days)
 
 
-@lru_cache(maxsize=4)
+def _is_exchange_day(day: date) -> bool:
+    return day.weekday() < 5 and (day.month, day.day) not in ((1, 1), (12, 25))
+
+
 def _exchange_days(until_year: int) -> tuple[date, ...]:
-    out: list[date] = []
-    day, end = FIRST_DAY, date(until_year, 12, 31)
-    while day <= end:
-        if day.weekday() < 5 and (day.month, day.day) not in ((1, 1), (12, 25)):
-            out.append(day)
-        day += timedelta(days=1)
-    return tuple(out)
+    return calendar(until_year, _is_exchange_day)
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,9 +46,7 @@ def build_foreign(ticker: Foreign, seed: int, until_year: int) -> ForeignDaily:
     rng = np.random.default_rng([seed, ticker.key])
     z = np.clip(rng.standard_normal((n, 5)), -4.0, 4.0)
     sigma = 0.012 + 0.012 * (ticker.key % 100) / 100
-    x = np.cumsum(sigma * z[:, 0] + 0.0003)
-    x -= x[bisect.bisect_right(days, REF_DAY) - 1]
-    close = ticker.base_price * np.exp(1.6 * np.tanh(x / 1.6))
+    close = anchored_walk(sigma * z[:, 0] + 0.0003, days, ticker.base_price, 1.6)
     prev = np.concatenate(([close[0]], close[:-1]))
     open_ = prev * np.exp(0.3 * sigma * z[:, 1])
     high = np.maximum(open_, close) * np.exp(np.abs(0.5 * sigma * z[:, 2]))
@@ -94,15 +89,6 @@ def price_output(fd: ForeignDaily, day: date) -> Row:
     }
 
 
-def _group_key(day: date, gubn: str) -> tuple[int, ...]:
-    if gubn == "1":
-        iso = day.isocalendar()
-        return (iso[0], iso[1])
-    if gubn == "2":
-        return (day.year, day.month)
-    return (day.toordinal(),)
-
-
 def daily_rows(fd: ForeignDaily, end: date, gubn: str) -> list[Row]:
     """``output2`` of the overseas daily TR: up to 100 day/week/month bars ending on ``end``,
     newest first."""
@@ -111,7 +97,7 @@ def daily_rows(fd: ForeignDaily, end: date, gubn: str) -> list[Row]:
     groups: list[list[int]] = []
     key: tuple[int, ...] | None = None
     while i >= 1:
-        k = _group_key(fd.days[i], gubn)
+        k = period_key(fd.days[i], _PERIOD.get(gubn, "D"))
         if k != key:
             if len(groups) == MAX_ROWS:
                 break

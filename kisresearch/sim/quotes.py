@@ -53,6 +53,20 @@ def _rate(now: int, ref: int) -> str:
     return pct(now - ref, ref)
 
 
+def _year_range(mk: Market, snap: Snapshot) -> Row:
+    """The year-to-date high and low fields, with their days and the price's distance to them."""
+    p = snap.close
+    yh, yhd, yl, yld = mk.range_stats(snap, date(snap.day.year, 1, 1))
+    return {
+        "stck_dryy_hgpr": str(yh),
+        "dryy_hgpr_vrss_prpr_rate": _rate(p, yh),
+        "dryy_hgpr_date": yhd,
+        "stck_dryy_lwpr": str(yl),
+        "dryy_lwpr_vrss_prpr_rate": _rate(p, yl),
+        "dryy_lwpr_date": yld,
+    }
+
+
 def price_output(mk: Market, snap: Snapshot) -> Row:
     """``output`` of inquire-price (FHKST01010100)."""
     sym, d, p = snap.sym, mk.history(snap), snap.close
@@ -60,7 +74,6 @@ def price_output(mk: Market, snap: Snapshot) -> Row:
     day = snap.day
     w52h, w52hd, w52l, w52ld = mk.range_stats(snap, one_year_before(day))
     d250h, d250hd, d250l, d250ld = mk.range_stats(snap, d.days[max(0, snap.idx - 249)])
-    yh, yhd, yl, yld = mk.range_stats(snap, date(day.year, 1, 1))
     i = max(0, snap.idx - 1)
     ph, pl, pc = int(d.high[i]), int(d.low[i]), int(d.close[i])
     pivot = (ph + pl + pc) // 3
@@ -123,12 +136,7 @@ def price_output(mk: Market, snap: Snapshot) -> Row:
         "d250_lwpr": str(d250l),
         "d250_lwpr_date": d250ld,
         "d250_lwpr_vrss_prpr_rate": _rate(p, d250l),
-        "stck_dryy_hgpr": str(yh),
-        "dryy_hgpr_vrss_prpr_rate": _rate(p, yh),
-        "dryy_hgpr_date": yhd,
-        "stck_dryy_lwpr": str(yl),
-        "dryy_lwpr_vrss_prpr_rate": _rate(p, yl),
-        "dryy_lwpr_date": yld,
+        **_year_range(mk, snap),
         "w52_hgpr": str(w52h),
         "w52_hgpr_vrss_prpr_ctrt": _rate(p, w52h),
         "w52_hgpr_date": w52hd,
@@ -192,18 +200,15 @@ def asking_price(mk: Market, snap: Snapshot) -> tuple[Row, Row]:
     """(``output1``, ``output2``) of inquire-asking-price-exp-ccn (FHKST01010200)."""
     asks, bids, ask_q, bid_q = mk.book(snap)
     out1: Row = {"aspr_acpt_hour": minute_label(snap.minute)}
-    for i in range(10):
-        out1[f"askp{i + 1}"] = str(asks[i])
-    for i in range(10):
-        out1[f"bidp{i + 1}"] = str(bids[i])
-    for i in range(10):
-        out1[f"askp_rsqn{i + 1}"] = str(ask_q[i])
-    for i in range(10):
-        out1[f"bidp_rsqn{i + 1}"] = str(bid_q[i])
-    for i in range(10):
-        out1[f"askp_rsqn_icdc{i + 1}"] = "0"
-    for i in range(10):
-        out1[f"bidp_rsqn_icdc{i + 1}"] = "0"
+    levels = {
+        "askp": asks,
+        "bidp": bids,
+        "askp_rsqn": ask_q,
+        "bidp_rsqn": bid_q,
+        "askp_rsqn_icdc": [0] * 10,
+        "bidp_rsqn_icdc": [0] * 10,
+    }
+    out1.update({f"{field}{i + 1}": str(v[i]) for field, v in levels.items() for i in range(10)})
     out1.update(
         {
             "total_askp_rsqn": str(sum(ask_q)),
@@ -374,7 +379,6 @@ def etf_price(mk: Market, snap: Snapshot) -> Row:
     h = zlib.crc32(f"nav:{sym.code}:{snap.day.toordinal()}".encode())
     nav = p * (1 + ((h % 200) - 100) / 100000)  # within +-0.1% of the price
     prev_nav = snap.base * (1 + (((h >> 8) % 200) - 100) / 100000)
-    yh, yhd, yl, yld = mk.range_stats(snap, date(snap.day.year, 1, 1))
     units = sym.listed_shares
     return {
         "stck_prpr": str(p),
@@ -414,12 +418,7 @@ def etf_price(mk: Market, snap: Snapshot) -> Row:
         "etf_frcr_crcl_ntas_ttam": "0",
         "etf_frcr_last_ntas_wrth_val": "0",
         "lp_oder_able_cls_code": "Y",
-        "stck_dryy_hgpr": str(yh),
-        "dryy_hgpr_vrss_prpr_rate": _rate(p, yh),
-        "dryy_hgpr_date": yhd,
-        "stck_dryy_lwpr": str(yl),
-        "dryy_lwpr_vrss_prpr_rate": _rate(p, yl),
-        "dryy_lwpr_date": yld,
+        **_year_range(mk, snap),
         "bstp_kor_isnm": "ETF",
         "vi_cls_code": "N",
         "lstn_stcn": str(units),

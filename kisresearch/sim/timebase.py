@@ -1,4 +1,4 @@
-"""The simulator's clock and the KRX trading calendar.
+"""The simulator's clock, the KRX trading calendar and the price walk anchored on :data:`REF_DAY`.
 
 One :class:`SimClock` drives everything time-dependent in the simulator: the rate window, token
 issuance and expiry, and "today" for market data. It is built on ``time.monotonic()`` (so a
@@ -16,8 +16,11 @@ from __future__ import annotations
 import bisect
 import threading
 import time
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
+
+import numpy as np
 
 KST = timezone(timedelta(hours=9), "KST")
 OPEN_MINUTE = 9 * 60  # 09:00
@@ -60,12 +63,13 @@ def is_trading_day(day: date) -> bool:
     return day.weekday() < 5 and not is_holiday(day)
 
 
-@lru_cache(maxsize=8)
-def _trading_days(until_year: int) -> tuple[date, ...]:
+@lru_cache(maxsize=12)
+def calendar(until_year: int, is_open: Callable[[date], bool] = is_trading_day) -> tuple[date, ...]:
+    """Every day ``is_open`` accepts from :data:`FIRST_DAY` through the end of ``until_year``."""
     days: list[date] = []
     day, end = FIRST_DAY, date(until_year, 12, 31)
     while day <= end:
-        if is_trading_day(day):
+        if is_open(day):
             days.append(day)
         day += timedelta(days=1)
     return tuple(days)
@@ -75,12 +79,30 @@ def trading_days(until: date) -> tuple[date, ...]:
     """Every trading day from :data:`FIRST_DAY` through the end of the year after ``until``.
 
     Market data for a day never depends on how far this horizon reaches."""
-    return _trading_days(until.year + 1)
+    return calendar(until.year + 1)
 
 
-def day_index(days: tuple[date, ...], day: date) -> int:
-    """Index of the last trading day <= ``day`` (-1 if none)."""
-    return bisect.bisect_right(days, day) - 1
+def period_key(day: date, period: str) -> tuple[int, ...]:
+    """What the days of one bar share: the ISO week (``W``), the month (``M``), the year
+    (``Y``), else the day itself."""
+    if period == "W":
+        iso = day.isocalendar()
+        return (iso[0], iso[1])
+    if period == "M":
+        return (day.year, day.month)
+    if period == "Y":
+        return (day.year,)
+    return (day.toordinal(),)
+
+
+def anchored_walk(
+    steps: np.ndarray, days: Sequence[date], base: float, squash: float
+) -> np.ndarray:
+    """Prices from daily log-return ``steps`` over ``days``: their running sum, shifted so the
+    price on :data:`REF_DAY` is ``base``, and squashed to within ``base * exp(+-squash)``."""
+    x = np.cumsum(steps)
+    x -= x[max(0, bisect.bisect_right(days, REF_DAY) - 1)]
+    return base * np.exp(squash * np.tanh(x / squash))
 
 
 def ymd(day: date) -> str:

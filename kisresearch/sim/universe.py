@@ -145,10 +145,6 @@ def foreign() -> dict[tuple[str, str], Foreign]:
     return {(e, s): Foreign(e, s, n, p, _DECIMALS[e], _CURRENCY[e]) for e, s, n, p in _FOREIGN}
 
 
-def is_valid_isin_code(code: str) -> bool:
-    return len(code) == 6 and code.isalnum()
-
-
 def isin(code: str) -> str:
     """The KRX ISIN for a six-character short code: ``KR7`` + code + ``00`` + check digit."""
     body = f"KR7{code}00"
