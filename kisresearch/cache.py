@@ -229,8 +229,12 @@ class ResponseCache:
         ttl: float | None,
         endpoint: str,
         symbol: str | None = None,
+        fetched_at: float | None = None,
     ) -> bool:
         """Store ``payload`` for ``ttl`` seconds (``None`` until evicted, ``0`` not at all).
+
+        ``fetched_at`` (default now) is when the answer came from the server; a later hit
+        reports it unchanged.
 
         ``ttl_overrides[endpoint]`` wins over ``ttl`` unless the payload is an error or empty
         answer; KIS error bodies are never stored. Returns whether it was stored.
@@ -241,7 +245,8 @@ class ResponseCache:
             return False
         now = self._clock.now()
         expires_at = None if ttl is None else now + ttl
-        value = {"payload": payload, "fetched_at": now, "expires_at": expires_at}
+        stamp = now if fetched_at is None else fetched_at
+        value = {"payload": payload, "fetched_at": stamp, "expires_at": expires_at}
         # diskcache's clock; never shorter than ttl, so a fake clock set back stays consistent
         expire = None if ttl is None else max(ttl, now + ttl + self._offset - time.time())
         cache = self._cache

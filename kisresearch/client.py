@@ -336,7 +336,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         if cache is not None:
             policy = POLICIES[endpoint.cache]
             cache.set(key, body, ttl=policy.ttl_for(params, body, now), endpoint=endpoint.name,
-                      symbol=symbol)
+                      symbol=symbol, fetched_at=now)
         return Fetched(body, False, now)
 
     def _run(self, items: Sequence[Any], fn: Callable[[Any], Any], desc: str,
