@@ -12,147 +12,33 @@ each other's window, and no scenario waits for the once-a-minute token rule beca
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import json
-import multiprocessing as mp
-import os
-import secrets
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
-from urllib.parse import urlsplit
 
-START_TIMEOUT = 60.0  # seconds a spawned server may take to import and bind
+from .sim.process import AppKey, SimulatorProcess
 
-
-@dataclass(frozen=True)
-class AppKey:
-    """One registered app key on the bench's simulator."""
-
-    name: str
-    app_key: str
-    app_secret: str
-    profile: str
+__all__ = ["AppKey", "RedisProcess", "SimProcess", "free_port", "rss_kb", "scenario_keys"]
 
 
-def _serve(conn: Connection, options: dict[str, Any], apps: list[tuple[str, str]]) -> None:
-    """Child process: start a simulator, register ``apps`` (name, profile), report, serve
-    until the parent says stop or goes away (its end of the pipe closes)."""
-    from .sim import Simulator
-
-    sim = Simulator(**options)
-    keys: dict[str, dict[str, str]] = {}
-    for name, profile in apps:
-        key = "PS" + secrets.token_hex(17)  # 36 characters, like a KIS app key
-        secret = secrets.token_urlsafe(135)[:180]
-        sim.add_app(key, secret, profile)
-        keys[name] = {"app_key": key, "app_secret": secret, "profile": profile}
-    sim.start()
-    conn.send({"base_url": sim.base_url, "pid": os.getpid(), "keys": keys})
-    try:
-        while True:
-            if conn.poll(1.0):
-                conn.recv()  # any message means stop
-                break
-    except (EOFError, OSError):
-        pass  # the parent is gone
-    finally:
-        sim.stop()
-        conn.close()
-
-
-class SimProcess:
-    """A :class:`~kisresearch.sim.Simulator` serving from a spawned process.
-
-    ``options`` go to the simulator (profile, window, jitter, latency, ...); ``apps`` maps
-    a key name to its profile (``"real"``/``"paper"``).
-    """
+class SimProcess(SimulatorProcess):
+    """The bench's simulator process: ``options`` go to the simulator, ``apps`` maps a key
+    name to its profile (each scenario has its own key, window and token)."""
 
     def __init__(self, options: Mapping[str, Any], apps: Mapping[str, str]) -> None:
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self._conn = parent
-        self._proc = ctx.Process(
-            target=_serve,
-            args=(child, dict(options), list(apps.items())),
-            name="kisresearch-bench-sim",
-            daemon=True,
-        )
-        self._proc.start()
-        child.close()
-        try:
-            if not parent.poll(START_TIMEOUT):
-                raise EOFError
-            info = parent.recv()
-        except (EOFError, OSError):
-            self._kill()
-            raise RuntimeError(
-                f"the simulator process did not start (exit code {self._proc.exitcode})"
-            ) from None
-        self.base_url: str = info["base_url"]
-        self.pid: int = info["pid"]
-        self.options = dict(options)
-        self.keys = {
-            name: AppKey(name, k["app_key"], k["app_secret"], k["profile"])
-            for name, k in info["keys"].items()
-        }
-        host, port = urlsplit(self.base_url).hostname, urlsplit(self.base_url).port
-        assert host == "127.0.0.1" and port is not None
-        self._port = port
-
-    def __repr__(self) -> str:
-        return f"SimProcess({self.base_url}, pid={self.pid})"
+        super().__init__(apps=dict(apps), **options)
 
     def key(self, name: str) -> AppKey:
         return self.keys[name]
 
-    # -- admin ---------------------------------------------------------------------------
-    def _admin(self, method: str, path: str) -> dict[str, Any]:
-        conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=30)
-        try:
-            conn.request(method, path, body=b"" if method == "POST" else None)
-            resp = conn.getresponse()
-            data = json.loads(resp.read().decode("utf-8"))
-        finally:
-            conn.close()
-        if resp.status != 200:
-            raise RuntimeError(f"{method} {path}: HTTP {resp.status} {data}")
-        return dict(data)
-
-    def truth(self) -> dict[str, Any]:
-        """What the server saw since the last reset."""
-        return self._admin("GET", "/__sim/truth")
-
     def reset(self) -> None:
-        self._admin("POST", "/__sim/reset")
+        self.reset_truth()
 
     def rss_kb(self) -> int | None:
         return rss_kb(self.pid)
-
-    # -- lifecycle -----------------------------------------------------------------------
-    def stop(self, timeout: float = 10.0) -> None:
-        with contextlib.suppress(OSError, BrokenPipeError):
-            self._conn.send("stop")
-        self._proc.join(timeout)
-        if self._proc.is_alive():
-            self._kill()
-        self._conn.close()
-
-    def _kill(self) -> None:
-        self._proc.terminate()
-        self._proc.join(5)
-
-    def __enter__(self) -> SimProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def free_port() -> int:

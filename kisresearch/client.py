@@ -208,16 +208,22 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
     # -- construction helpers --------------------------------------------------------------
 
     @classmethod
-    def simulator(cls, **options: Any) -> KIS:
+    def simulator(cls, *, process: bool = False, **options: Any) -> KIS:
         """A client on a fresh embedded simulator; ``options`` go to
         :class:`kisresearch.sim.Simulator` (profile, rate, jitter, latency, faults, ...)
-        except the client's own keywords (cache, limiter, workers, ...)."""
+        except the client's own keywords (cache, limiter, workers, ...).
+
+        ``process=True`` serves it from a process of its own
+        (:class:`kisresearch.sim.process.SimulatorProcess`), as a remote KIS would be: the
+        kernel's own work (plots, pandas) then cannot delay the server's clock.
+        """
         from .sim import Simulator
+        from .sim.process import SimulatorProcess
 
         client_keys = {"limiter", "limiter_options", "cache", "cache_ttl", "workers", "timeout",
                        "item_timeout", "master_url", "progress", "home", "retry", "clock"}
         client_opts = {k: options.pop(k) for k in list(options) if k in client_keys}
-        sim = Simulator(**options)
+        sim = SimulatorProcess(**options) if process else Simulator(**options)
         sim.start()
         try:
             kis = cls(simulator=sim, **client_opts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -156,3 +158,24 @@ def test_simulator_time_is_the_clients_time(home):
         assert kis.quotes("000660", detail=True)["error"].isna().all()
         assert time.monotonic() - started < 30  # not the real 60-s wait
         assert kis.sim.truth()["tokens_issued"] == 2
+
+
+def test_simulator_in_its_own_process(home):
+    from kisresearch.sim import Faults
+
+    with kr.KIS.simulator(process=True, profile="paper", progress=False) as kis:
+        sim = kis.sim
+        assert sim.pid != os.getpid() and kis.limiter_config.rate == 2
+        assert kis.quotes(["005930", "000660"])["error"].isna().all()
+        sim.faults = Faults(html_500=1.0)
+        assert sim.faults == Faults(html_500=1.0)
+        sim.faults = None
+        sim.expire_tokens()
+        sim.advance(61)  # moves the client's clock too: the re-issue does not wait a minute
+        assert kis.quotes("035420", detail=True)["error"].isna().all()
+        truth = sim.truth()
+        assert truth["tokens_issued"] == 2 and truth["accepted"] >= 2
+        sim.reset_truth()
+        assert sim.truth()["accepted"] == 0
+        proc = sim._proc
+    assert not proc.is_alive()

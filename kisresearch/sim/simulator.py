@@ -250,6 +250,7 @@ class Simulator:
             "account": self.account,
             "seed": self.seed,
             "faults": self.faults.to_dict() if self.faults else None,
+            "now": self.now(),
         }
 
     def admin(self, method: str, path: str, query: dict[str, str], body: bytes) -> Reply:
