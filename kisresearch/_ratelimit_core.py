@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from .config import RATE_BY_ENV, env_float, env_str
+from .config import RATE_BY_ENV, check_setting, env_float, env_str, is_number
 from .errors import ConfigError
 
 DEFAULT_MARGIN = 0.97
@@ -34,32 +34,27 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
 
 # field -> (valid?, what a valid value is)
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "rate": (lambda v: _num(v) and v > 0, "a number > 0"),
-    "period": (lambda v: _num(v) and v > 0, "a number > 0"),
-    "margin": (lambda v: _num(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "min_interval": (lambda v: v is None or (_num(v) and v >= 0), "a number >= 0"),
+    "rate": (lambda v: is_number(v) and v > 0, "a number > 0"),
+    "period": (lambda v: is_number(v) and v > 0, "a number > 0"),
+    "margin": (lambda v: is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "min_interval": (lambda v: v is None or (is_number(v) and v >= 0), "a number >= 0"),
     "window_limit": (
         lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
         "an integer >= 1",
     ),
-    "jitter_allowance": (lambda v: _num(v) and v >= 0, "a number >= 0"),
+    "jitter_allowance": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
     "adaptive": (lambda v: isinstance(v, bool), "True or False"),
-    "decrease": (lambda v: _num(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "recover": (lambda v: v is None or (_num(v) and v >= 0), "a number >= 0"),
-    "floor": (lambda v: v is None or (_num(v) and v > 0), "a number > 0"),
+    "decrease": (lambda v: is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "recover": (lambda v: v is None or (is_number(v) and v >= 0), "a number >= 0"),
+    "floor": (lambda v: v is None or (is_number(v) and v > 0), "a number > 0"),
 }
 
 
 def _check(label: str, name: str, value: Any) -> None:
-    ok, must = _CHECKS[name]
-    if not ok(value):
-        raise ConfigError(f"limiter setting {label}={value!r} must be {must}")
+    check_setting("limiter", _CHECKS, label, name, value)
 
 
 @dataclass(frozen=True)
@@ -199,11 +194,11 @@ class LimiterState:
         tat, starts = data.get("tat"), data.get("starts")
         rate, penalized_at = data.get("rate"), data.get("penalized_at")
         if not (
-            _num(tat)
+            is_number(tat)
             and isinstance(starts, list)
-            and all(_num(s) for s in starts)
-            and (rate is None or (_num(rate) and rate > 0))
-            and (penalized_at is None or _num(penalized_at))
+            and all(is_number(s) for s in starts)
+            and (rate is None or (is_number(rate) and rate > 0))
+            and (penalized_at is None or is_number(penalized_at))
         ):
             raise ValueError("malformed limiter state")
         return cls(

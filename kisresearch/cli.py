@@ -19,8 +19,8 @@ def _demo(args: argparse.Namespace) -> int:
     from .universe import universe
 
     codes = universe()["code"].tolist()
-    sim_opts = {"profile": "real", "jitter": (0.0, 0.03), "latency": (0.01, 0.06)}
-    with KIS.simulator(cache=False, progress=not args.quiet, **sim_opts) as kis:
+    with KIS.simulator(profile="real", jitter=(0.0, 0.03), latency=(0.01, 0.06), cache=False,
+                       progress=not args.quiet) as kis:
         started = time.perf_counter()
         quotes = kis.quotes(codes)
         t_quotes = time.perf_counter() - started

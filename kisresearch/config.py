@@ -7,10 +7,13 @@ shared state and, by default, the response cache.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -34,6 +37,22 @@ def env_float(name: str, default: float | None = None) -> float | None:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+Check = tuple[Callable[[Any], bool], str]  # (is the value acceptable?, what it must be)
+
+
+def is_number(v: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_setting(kind: str, checks: Mapping[str, Check], label: str, name: str,
+                  value: Any) -> None:
+    """Raise ConfigError naming ``label`` and the value unless ``checks[name]`` accepts it."""
+    ok, must = checks[name]
+    if not ok(value):
+        raise ConfigError(f"{kind} setting {label}={value!r} must be {must}")
 
 
 def toolkit_dir(path: str | os.PathLike[str] | None = None) -> Path:

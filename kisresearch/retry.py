@@ -34,7 +34,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 import tenacity
 
-from .config import env_float, env_str
+from .config import check_setting, env_float, env_str, is_number
 from .errors import (
     RATE_LIMIT_CODES,
     APIError,
@@ -53,9 +53,6 @@ R = TypeVar("R")
 _THROTTLES = "_kis_token_throttles"  # per-call counter kept on tenacity's RetryCallState
 
 
-def _num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
 
 def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
@@ -63,19 +60,17 @@ def _int(v: Any) -> bool:
 
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_attempts": (lambda v: _int(v) and v >= 1, "an integer >= 1"),
-    "initial": (lambda v: _num(v) and v >= 0, "a number >= 0"),
-    "multiplier": (lambda v: _num(v) and v >= 1, "a number >= 1"),
-    "max_wait": (lambda v: _num(v) and v >= 0, "a number >= 0"),
-    "jitter": (lambda v: _num(v) and 0 <= v <= 1, "a number in [0, 1]"),
-    "token_throttle_wait": (lambda v: _num(v) and v >= 0, "a number >= 0"),
+    "initial": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
+    "multiplier": (lambda v: is_number(v) and v >= 1, "a number >= 1"),
+    "max_wait": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
+    "jitter": (lambda v: is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "token_throttle_wait": (lambda v: is_number(v) and v >= 0, "a number >= 0"),
     "token_throttle_retries": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
 }
 
 
 def _check(label: str, name: str, value: Any) -> None:
-    ok, must = _CHECKS[name]
-    if not ok(value):
-        raise ConfigError(f"retry setting {label}={value!r} must be {must}")
+    check_setting("retry", _CHECKS, label, name, value)
 
 
 @dataclass(frozen=True)
