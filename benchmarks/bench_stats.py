@@ -13,8 +13,8 @@ import sys
 import threading
 import time
 
-from kisresearch.logs import install_null_handler
-from kisresearch.stats import StatsManager
+from kisresearch.observe.logs import install_null_handler
+from kisresearch.observe.stats import StatsManager
 
 OUTCOMES = ("ok",) * 17 + ("rate_limited", "error", "transport")
 ENDPOINTS = ("quotations/inquire-price", "quotations/inquire-daily-itemchartprice")

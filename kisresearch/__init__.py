@@ -8,8 +8,6 @@
 from typing import Any
 
 from ._version import __version__
-from .batch import BatchInterrupted
-from .cache import ResponseCache, cacheable
 from .client import KIS
 from .errors import (
     APIError,
@@ -25,11 +23,13 @@ from .errors import (
     TokenThrottled,
     TransportError,
 )
-from .logs import install_null_handler
-from .ratelimit import LimiterConfig
-from .retry import RetryPolicy, retry_on_rate_limit
-from .stats import StatsManager
-from .universe import universe
+from .observe.logs import install_null_handler
+from .observe.stats import StatsManager
+from .pipeline.batch import BatchInterrupted
+from .pipeline.cache import ResponseCache, cacheable
+from .pipeline.ratelimit import LimiterConfig
+from .pipeline.retry import RetryPolicy, retry_on_rate_limit
+from .shape.master import universe
 
 install_null_handler()
 
@@ -64,7 +64,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # Heavy or optional parts load on first use: ipywidgets/matplotlib, the HTTP simulator.
     if name == "Dashboard":
-        from .widgets import Dashboard
+        from .notebook.dashboard import Dashboard
 
         return Dashboard
     if name == "Simulator":

@@ -16,7 +16,7 @@ def _demo(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .client import KIS
-    from .universe import universe
+    from .shape.master import universe
 
     codes = universe()["code"].tolist()
     with KIS.simulator(profile="real", jitter=(0.0, 0.03), latency=(0.01, 0.06), cache=False,
@@ -79,11 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--latency", type=float, default=0.0, help="max s of delay after it")
     sim.add_argument("--seed", type=int, default=0)
     sim.set_defaults(func=_sim)
-    from .bench import add_parser as add_bench_parser
+    from .bench.runner import add_parser as add_bench_parser
 
     add_bench_parser(sub)
     args = parser.parse_args(argv)
-    from .logs import configure
+    from .observe.logs import configure
 
     configure(level=("WARNING", "INFO", "DEBUG")[min(args.verbose, 2)])
     logging.getLogger("kisresearch").debug("command %s", args.command)

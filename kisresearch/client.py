@@ -21,10 +21,6 @@ from typing import Any
 
 import pandas as pd
 
-from . import endpoints as ep
-from .batch import BatchRunner, Outcome
-from .cache import POLICIES, ResponseCache
-from .clock import SYSTEM_CLOCK, Clock
 from .config import ENVIRONMENTS, Credentials, env_str, toolkit_dir
 from .errors import (
     APIError,
@@ -33,7 +29,6 @@ from .errors import (
     RateLimited,
     TokenInvalid,
 )
-from .logs import register_secret
 from .methods import (
     AccountMethods,
     BarMethods,
@@ -43,12 +38,17 @@ from .methods import (
 )
 from .methods._base import Fetched, describe
 from .methods.reference import MASTER
-from .ratelimit import LimiterConfig, make_limiter
-from .retry import RetryPolicy, retrying
-from .stats import StatsManager
-from .transport import Request, Response, Transport
-from .universe import MASTER_URL, download_master
-from .validate import KST
+from .observe.logs import register_secret
+from .observe.stats import StatsManager
+from .pipeline.batch import BatchRunner, Outcome
+from .pipeline.cache import POLICIES, ResponseCache
+from .pipeline.ratelimit import LimiterConfig, make_limiter
+from .pipeline.retry import RetryPolicy, retrying
+from .pipeline.transport import Request, Response, Transport
+from .plan import endpoints as ep
+from .plan.validate import KST
+from .shape.master import MASTER_URL, download_master
+from .timebase import SYSTEM_CLOCK, Clock
 
 __all__ = ["KIS", "Fetched", "describe"]
 
@@ -81,13 +81,13 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         across machines), ``False`` (off). Default ``KIS_LIMITER``.
     rate
         The server's limit in calls per second (default by ``env``); other limiter knobs go in
-        ``limiter_options`` (see :class:`kisresearch.ratelimit.LimiterConfig`).
+        ``limiter_options`` (see :class:`kisresearch.pipeline.ratelimit.LimiterConfig`).
     cache
         ``True`` (the toolkit folder), a folder path, or ``False``; ``cache_ttl`` overrides
         the TTL (seconds, None = forever) per endpoint name: ``quote``, ``multiquote``,
         ``daily``, ``minute``, ``minute_past``, ``orderbook``, ``investors``, ``info``,
         ``etf``, ``overseas_quote``, ``overseas_daily``, ``balance`` (see
-        :mod:`kisresearch.endpoints`)
+        :mod:`kisresearch.plan.endpoints`)
         and ``master`` (the master files of :meth:`symbols`).
     workers
         Concurrent requests in bulk pulls.
@@ -183,7 +183,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
                                         clock=clock)
             self.stats = StatsManager(clock=clock, limit=self.limiter_config.rate)
             self.transport = Transport(base_url, timeout=timeout, pool_size=max(workers, 8))
-            from .auth import TokenManager
+            from .pipeline.auth import TokenManager
 
             self.auth = TokenManager(self.transport, self._creds, self.home, clock=clock,
                                      on_issue=self.stats.record_token)

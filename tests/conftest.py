@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kisresearch.validate import KST
+from kisresearch.plan.validate import KST
 
 
 class FakeClock:

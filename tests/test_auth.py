@@ -9,9 +9,9 @@ import subprocess
 import sys
 import textwrap
 
-from kisresearch.auth import TokenManager
 from kisresearch.config import Credentials, toolkit_dir
-from kisresearch.transport import Transport
+from kisresearch.pipeline.auth import TokenManager
+from kisresearch.pipeline.transport import Transport
 
 from .conftest import SimClock
 
@@ -43,9 +43,9 @@ def test_two_processes_starting_together_issue_one_token(sim, home, tmp_path):
     script = textwrap.dedent(
         f"""
         import sys, time
-        from kisresearch.auth import TokenManager
+        from kisresearch.pipeline.auth import TokenManager
         from kisresearch.config import Credentials, toolkit_dir
-        from kisresearch.transport import Transport
+        from kisresearch.pipeline.transport import Transport
         go = float(sys.argv[1])
         tm = TokenManager(Transport({sim.base_url!r}),
                           Credentials({sim.app_key!r}, {sim.app_secret!r}),

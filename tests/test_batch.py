@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from kisresearch.batch import (
+from kisresearch.errors import ConfigError, KISError
+from kisresearch.pipeline.batch import (
     AdaptiveSize,
     BatchInterrupted,
     BatchRecord,
@@ -26,7 +27,6 @@ from kisresearch.batch import (
     ItemCancelled,
     ItemTimeout,
 )
-from kisresearch.errors import ConfigError, KISError
 
 Make = Callable[..., BatchRunner]
 
@@ -284,7 +284,7 @@ def test_each_batch_is_logged_and_handed_to_the_hook(
 ) -> None:
     seen: list[BatchRecord] = []
     runner = make(workers=2, batch_size=5, on_batch=seen.append)
-    with caplog.at_level(logging.DEBUG, logger="kisresearch.batch"):
+    with caplog.at_level(logging.DEBUG, logger="kisresearch.pipeline.batch"):
         runner.run(range(12), str, desc="quotes")
     assert seen == runner.history and [r.items for r in seen] == [5, 5, 2]
     assert all(r.desc == "quotes" for r in seen)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kisresearch import bench
-from kisresearch.bench_report import (
+from kisresearch.bench import runner as bench
+from kisresearch.bench.report import (
     Figure,
     ScenarioResult,
     count_figure,

@@ -21,9 +21,10 @@ from typing import Any
 import diskcache
 import pytest
 
-import kisresearch.cache as cache_module
-from kisresearch.cache import CachedEntry, ResponseCache, cacheable
-from kisresearch.cachepolicy import (
+import kisresearch.pipeline.cache.responses as cache_module
+from kisresearch.errors import ConfigError
+from kisresearch.pipeline.cache import CachedEntry, ResponseCache, cacheable
+from kisresearch.pipeline.cache.policy import (
     DAILY,
     DAY,
     INTRADAY,
@@ -39,7 +40,6 @@ from kisresearch.cachepolicy import (
     next_open,
     non_empty_success,
 )
-from kisresearch.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 QUOTE_PARAMS = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}
@@ -253,7 +253,7 @@ def test_survives_a_restart_in_a_second_process(tmp_path: Path) -> None:
         c.set(key, ok(stck_prpr="70000", name="삼성전자"), ttl=3600, endpoint="quote")
     reader = """
         import json, sys
-        from kisresearch.cache import ResponseCache
+        from kisresearch.pipeline.cache import ResponseCache
         with ResponseCache(sys.argv[1]) as c:
             params = {"FID_INPUT_ISCD": "005930", "FID_COND_MRKT_DIV_CODE": "J"}  # other order
             key = c.key("real", "quote", params)
@@ -270,7 +270,7 @@ def test_two_processes_writing_at_once(tmp_path: Path) -> None:
     folder, n = tmp_path / "cache", 150
     writer = """
         import sys, time
-        from kisresearch.cache import ResponseCache
+        from kisresearch.pipeline.cache import ResponseCache
         folder, who, start, n = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
         c = ResponseCache(folder)
         while time.time() < start:
@@ -521,7 +521,7 @@ def test_keys_are_stable_and_normalised() -> None:
     # Another interpreter, another hash seed: the same key.
     done = run_python(
         """
-        from kisresearch.cachepolicy import cache_key
+        from kisresearch.pipeline.cache.policy import cache_key
         params = {"FID_INPUT_ISCD": "005930", "FID_COND_MRKT_DIV_CODE": "J"}
         print(cache_key("real", "quote", params))
         """

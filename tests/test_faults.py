@@ -30,8 +30,8 @@ import pandas as pd
 import pytest
 
 import kisresearch as kr
-import kisresearch.logs
-from kisresearch.retry import RetryPolicy
+import kisresearch.observe.logs
+from kisresearch.pipeline.retry import RetryPolicy
 from kisresearch.sim import Faults, Simulator
 
 from .conftest import to_quiet
@@ -363,7 +363,7 @@ def test_no_secret_leaks_from_a_faulted_run(home, tmp_path, caplog):
     file and pytest's capture) shows the app key, the app secret, a token or the account."""
     caplog.set_level(logging.DEBUG, logger="kisresearch")
     log_file = tmp_path / "kis.log"
-    kisresearch.logs.configure(level="DEBUG", file=log_file)
+    kisresearch.observe.logs.configure(level="DEBUG", file=log_file)
     sim = Simulator(rate=RATE, faults=_scaled(FAULTS["mixed"], 7, "mixed"))
     to_quiet(sim)
     texts: list[str] = []  # everything a user may see or share
@@ -425,7 +425,7 @@ def test_no_secret_leaks_from_a_faulted_run(home, tmp_path, caplog):
                 if hasattr(odd, "balance"):
                     caught(odd.balance)
     finally:
-        kisresearch.logs.unconfigure()
+        kisresearch.observe.logs.unconfigure()
     assert sum(int(df["error"].notna().sum()) for df in frames) >= 4  # errors were seen
     for df in frames:
         texts += [str(v) for v in df["error"].dropna()]

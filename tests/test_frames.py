@@ -1,4 +1,4 @@
-"""Shaping on recorded KIS-shaped payloads (``tests/payloads``: every value a string, the
+"""Shaping on recorded KIS-shaped payloads (``data/payloads``: every value a string, the
 documented field names). Pure: no server, no clock."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from kisresearch import frames
+from kisresearch.shape import frames
 from kisresearch.client import _merge_pages
-from kisresearch.frames import Col, Piece
-from kisresearch.universe import parse_master
+from kisresearch.shape.frames import Col, Piece
+from kisresearch.shape.master import parse_master
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "payloads"
 
 
 def load(name: str) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kisresearch import logs
+from kisresearch.observe import logs
 from kisresearch.errors import ConfigError
-from kisresearch.logs import (
+from kisresearch.observe.logs import (
     LOGGER_NAME,
     JsonFormatter,
     RedactingFilter,
@@ -23,7 +23,7 @@ from kisresearch.logs import (
     register_secret,
     unconfigure,
 )
-from kisresearch.stats import StatsManager
+from kisresearch.observe.stats import StatsManager
 
 # Fake secrets, shaped like the real ones.
 APP_KEY = "PSfakeAppKey1234567890abcdefGHIJ"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import kisresearch as kr
-from kisresearch import validate
+from kisresearch.plan import validate
 from kisresearch.errors import ConfigError
 
 TODAY = date(2024, 6, 14)

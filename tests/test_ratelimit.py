@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kisresearch._ratelimit_core import MAX_AHEAD
 from kisresearch.errors import ConfigError
-from kisresearch.ratelimit import (
+from kisresearch.pipeline.ratelimit import (
     LimiterConfig,
     LimiterState,
     decide,
     effective_rate,
     penalize,
 )
+from kisresearch.pipeline.ratelimit.decide import MAX_AHEAD
 
 T0 = 1_700_000_000.0
 REAL = LimiterConfig(rate=20)

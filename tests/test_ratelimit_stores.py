@@ -20,7 +20,7 @@ import pytest
 
 import kisresearch
 from kisresearch.errors import ConfigError
-from kisresearch.ratelimit import (
+from kisresearch.pipeline.ratelimit import (
     MAX_LATE_RESERVES,
     FileStore,
     Limiter,
@@ -220,7 +220,7 @@ def test_file_store_thread_hammer(tmp_path: Path) -> None:
 
 CHILD = r"""
 import json, os, sys, time
-from kisresearch.ratelimit import FileStore, Limiter, LimiterConfig
+from kisresearch.pipeline.ratelimit import FileStore, Limiter, LimiterConfig
 
 class Recording(FileStore):
     starts = []

@@ -23,7 +23,7 @@ from kisresearch.errors import (
     TransportError,
     api_error,
 )
-from kisresearch.retry import (
+from kisresearch.pipeline.retry import (
     RetryPolicy,
     is_retryable,
     retry_on_rate_limit,
@@ -202,9 +202,9 @@ def test_token_throttle_waited_not_hammered() -> None:
 
 def test_retry_is_logged_with_context_but_no_secret(caplog: pytest.LogCaptureFixture) -> None:
     fn = Flaky(rate_limited())
-    with caplog.at_level(logging.DEBUG, logger="kisresearch.retry"):
+    with caplog.at_level(logging.DEBUG, logger="kisresearch.pipeline.retry"):
         retrying(FAST, sleep=lambda s: None, rng=Fixed(0))(fn)
-    (record,) = [r for r in caplog.records if r.name == "kisresearch.retry"]
+    (record,) = [r for r in caplog.records if r.name == "kisresearch.pipeline.retry"]
     text = record.getMessage()
     for part in (
         "RateLimited",

@@ -11,11 +11,11 @@ import pytest
 import requests
 
 from kisresearch.sim import Simulator
-from kisresearch.sim.make_universe import default_path, generate, render
+from kisresearch.sim.listings import domestic
+from kisresearch.sim.make_listings import default_path, generate, render
 from kisresearch.sim.market import tick_size
 from kisresearch.sim.master import KOSDAQ_WIDTHS, KOSPI_WIDTHS
 from kisresearch.sim.probe import RawClient
-from kisresearch.sim.universe import domestic
 
 PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
 BALANCE = "/uapi/domestic-stock/v1/trading/inquire-balance"

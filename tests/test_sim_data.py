@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from kisresearch.sim import Simulator
+from kisresearch.sim.listings import domestic
 from kisresearch.sim.market import tick_size
 from kisresearch.sim.probe import RawClient
 from kisresearch.sim.timebase import KST, is_trading_day
-from kisresearch.sim.universe import domestic
 
 Q = "/uapi/domestic-stock/v1/quotations/"
 PRICE = Q + "inquire-price"

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from kisresearch.errors import ConfigError
-from kisresearch.stats import (
+from kisresearch.observe.stats import (
     ENDPOINT_FIELDS,
     FRAME_COLUMNS,
     SAMPLE_SIZE,

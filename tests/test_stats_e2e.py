@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import kisresearch as kr
-from kisresearch import logs
+from kisresearch.observe import logs
 
 
 def test_stats_match_server_truth_after_a_pull(sim, home):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kisresearch import errors
-from kisresearch.transport import Request, Transport, check_body
+from kisresearch.pipeline.transport import Request, Transport, check_body
 
 
 @pytest.mark.parametrize(

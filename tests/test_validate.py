@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from kisresearch import validate
+from kisresearch.plan import validate
 
 
 @pytest.mark.parametrize(

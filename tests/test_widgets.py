@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 from kisresearch.errors import ConfigError
-from kisresearch.stats import StatsManager
-from kisresearch.widgets import COUNTERS, Dashboard
+from kisresearch.notebook.dashboard import COUNTERS, Dashboard
+from kisresearch.observe.stats import StatsManager
 
 PNG = b"\x89PNG\r\n\x1a\n"
 THREAD = "kisresearch-dashboard"
-UNIVERSE = Path(__file__).parents[1] / "kisresearch" / "data" / "universe.csv"
+UNIVERSE = Path(__file__).parents[1] / "data" / "universe.csv"
 
 
 def dashboard_threads() -> list[threading.Thread]:
@@ -48,10 +48,10 @@ def no_thread_left() -> Any:
 
 def test_importing_kisresearch_imports_no_widget_or_plot_library() -> None:
     code = (
-        "import sys, kisresearch, kisresearch.widgets\n"
+        "import sys, kisresearch, kisresearch.notebook.dashboard\n"
         "heavy = [m for m in ('ipywidgets', 'matplotlib', 'IPython') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
-        "assert kisresearch.Dashboard is kisresearch.widgets.Dashboard\n"
+        "assert kisresearch.Dashboard is kisresearch.notebook.dashboard.Dashboard\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
@@ -190,7 +190,7 @@ def test_a_failing_refresh_is_shown_not_raised(
         raise RuntimeError("stats are gone")
 
     dash.stats = SimpleNamespace(summary=stats.summary, frame=broken)  # type: ignore[assignment]
-    with caplog.at_level("WARNING", logger="kisresearch.widgets"):
+    with caplog.at_level("WARNING", logger="kisresearch.notebook.dashboard"):
         dash.start()
         deadline = time.monotonic() + 10
         while calls < 3 and time.monotonic() < deadline:

@@ -1,9 +1,9 @@
 """The facade's methods, by area. :class:`~kisresearch.client.KIS` mixes these classes in.
 
 Each public method is plan -> run -> shape: validate the input and plan the requests
-(:mod:`~kisresearch.endpoints`), run them through the client's pipeline (one batch item per
+(:mod:`~kisresearch.plan.endpoints`), run them through the client's pipeline (one batch item per
 symbol, every page through ``_fetch``: cache -> retry -> limiter -> auth -> transport), and
-shape the answers (:mod:`~kisresearch.frames`). What a method may use of the client is the
+shape the answers (:mod:`~kisresearch.shape.frames`). What a method may use of the client is the
 :class:`~kisresearch.methods._base.Client` protocol; nothing here imports the client.
 
 - :mod:`.quotes` -- ``quotes``, ``orderbook``: the current state of many symbols

@@ -9,13 +9,13 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from .. import endpoints as ep
-from ..batch import Outcome
-from ..cache import ResponseCache
 from ..config import Credentials
 from ..errors import APIError
-from ..frames import Piece, Row
-from ..transport import Request, Response
+from ..pipeline.batch import Outcome
+from ..pipeline.cache import ResponseCache
+from ..pipeline.transport import Request, Response
+from ..plan import endpoints as ep
+from ..shape.frames import Piece, Row
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from .. import endpoints as ep
-from .. import frames, validate
-from ..transport import Request, Response
+from ..pipeline.transport import Request, Response
+from ..plan import endpoints as ep
+from ..plan import validate
+from ..shape import frames
 from ._base import Client
 
 MAX_PAGES = 200  # 10,000 holdings on real: a guard against a server that never says "last"

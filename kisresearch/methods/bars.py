@@ -15,10 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from .. import endpoints as ep
-from .. import frames, validate
 from ..errors import ConfigError
-from ..frames import Row
+from ..plan import endpoints as ep
+from ..plan import validate
+from ..shape import frames
+from ..shape.frames import Row
 from ._base import Client, Fetched, pieces
 
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-from .. import endpoints as ep
-from .. import frames, validate
-from ..frames import Row
+from ..plan import endpoints as ep
+from ..plan import validate
+from ..shape import frames
+from ..shape.frames import Row
 from ._base import Client, Fetched, one_each, pieces
 
 

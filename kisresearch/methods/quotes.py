@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from .. import endpoints as ep
-from .. import frames, validate
+from ..plan import endpoints as ep
+from ..plan import validate
+from ..shape import frames
 from ._base import NO_ANSWER, Client, Fetched, describe, one_each
 
 MULTIQUOTE_SIZE = 30

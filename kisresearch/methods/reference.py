@@ -8,10 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from .. import endpoints as ep
-from .. import frames, validate
-from ..cachepolicy import POLICIES
-from ..universe import MASTER_FILES, market_choice, master_text, parse_master
+from ..pipeline.cache.policy import POLICIES
+from ..plan import endpoints as ep
+from ..plan import validate
+from ..shape import frames
+from ..shape.master import MASTER_FILES, market_choice, master_text, parse_master
 from ._base import Client, Fetched, one_each
 
 MASTER = "master"  # the cache's endpoint name for master files (``cache_ttl={"master": ...}``)

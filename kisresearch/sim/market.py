@@ -34,6 +34,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from .formats import sign_code
+from .listings import Foreign, Symbol, domestic
 from .overseas import ForeignDaily, build_foreign
 from .timebase import (
     FIRST_DAY,
@@ -44,7 +45,6 @@ from .timebase import (
     trading_days,
     ymd,
 )
-from .universe import Foreign, Symbol, domestic
 
 _BOUNDS = np.array([2000, 5000, 20000, 50000, 200000, 500000])
 _TICKS = np.array([1, 5, 10, 50, 100, 500, 1000])

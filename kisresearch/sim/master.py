@@ -50,9 +50,9 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 
+from .listings import Symbol, isin
 from .market import Market
 from .timebase import Session, ymd
-from .universe import Symbol, isin
 
 KOSPI_WIDTHS = (
     2,

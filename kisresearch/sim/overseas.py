@@ -12,8 +12,8 @@ from datetime import date, datetime, timedelta
 import numpy as np
 
 from .formats import sign_code
+from .listings import Foreign
 from .timebase import anchored_walk, calendar, period_key, ymd
-from .universe import Foreign
 
 Row = dict[str, str]
 MAX_ROWS = 100

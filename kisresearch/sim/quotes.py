@@ -10,9 +10,9 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from .formats import pct, sign_code
+from .listings import Symbol, isin
 from .market import Market, Snapshot, one_year_before
 from .timebase import Session, minute_label, ymd
-from .universe import Symbol, isin
 
 Row = dict[str, str]
 

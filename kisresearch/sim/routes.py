@@ -31,11 +31,11 @@ from typing import Any
 
 from . import charts, overseas, quotes
 from .account import BALANCE_PARAMS, Account, balance_page, context, parse_position
+from .listings import Symbol, foreign
 from .market import Market
 from .quotes import Fundamentals
 from .rules import App
 from .timebase import Session, parse_hms, parse_ymd
-from .universe import Symbol, foreign
 
 Body = dict[str, Any]
 OK_MSG = ("MCA00000", "정상처리 되었습니다.")

@@ -1,0 +1,164 @@
+"""Access tokens: kept on disk, issued at most once a minute, shared by processes.
+
+KIS issues a token at most once a minute per app key (EGW00133 otherwise, and every issuance
+sends the account holder a KakaoTalk alert); a token lasts 24 h. So the token is the toolkit's
+most precious state: it is written to ``<toolkit folder>/token-<id>.json`` (mode 0600; the app
+secret is never stored), and an exclusive ``flock`` around "read the file, else issue" makes two
+processes that start together issue exactly one token between them.
+
+``<id>`` hashes the server's base URL with the app key, so real, paper and simulator tokens
+never mix, and the file name reveals neither.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ..config import Credentials, write_private
+from ..errors import BadResponse, TokenThrottled
+from ..observe.logs import register_secret
+from ..timebase import SYSTEM_CLOCK, Clock
+from .transport import Transport
+
+log = logging.getLogger(__name__)
+
+ISSUE_INTERVAL = 60.0  # KIS: one issuance per minute per app key
+REFRESH_MARGIN = 600.0  # treat a token as expired this long before it really is
+MAX_THROTTLE_WAITS = 3
+
+
+class TokenManager:
+    """Hands out a valid access token and the auth headers built from it."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        credentials: Credentials,
+        home: Path,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        on_issue: Callable[[], None] | None = None,
+    ) -> None:
+        self._transport = transport
+        self._creds = credentials
+        self._clock = clock
+        self._on_issue = on_issue
+        stem = f"token-{credentials.key_id(transport.base_url)}"
+        self.path = home / f"{stem}.json"
+        self._lock_path = home / f"{stem}.lock"
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def __repr__(self) -> str:
+        state = "valid" if self._valid(self._token, self._expires_at) else "none"
+        return f"TokenManager({self._transport.base_url!r}, token={state})"
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "authorization": f"Bearer {self.token()}",
+            "appkey": self._creds.app_key,
+            "appsecret": self._creds.app_secret,
+        }
+
+    def token(self) -> str:
+        token, expires = self._token, self._expires_at
+        if token is not None and self._valid(token, expires):
+            return token
+        with self._lock, self._file_lock():
+            state = self._read()
+            if state and self._valid(state.get("access_token"), state.get("expires_at", 0.0)):
+                self._adopt(state["access_token"], float(state["expires_at"]))
+            else:
+                self._issue(state or {})
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self, rejected: str | None = None) -> None:
+        """The server rejected ``rejected`` (EGW00121 / EGW00123): drop it everywhere.
+
+        If another process has already replaced it on disk, its successor is kept.
+        """
+        with self._lock, self._file_lock():
+            state = self._read() or {}
+            if rejected is None or state.get("access_token") in (None, rejected):
+                state["access_token"] = None
+                state["expires_at"] = 0.0
+                self._write(state)
+            if rejected is None or self._token == rejected:
+                self._token, self._expires_at = None, 0.0
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _valid(self, token: object, expires_at: float) -> bool:
+        return bool(token) and self._clock.now() < float(expires_at) - REFRESH_MARGIN
+
+    def _adopt(self, token: str, expires_at: float) -> None:
+        register_secret(token)
+        self._token, self._expires_at = token, expires_at
+
+    def _issue(self, state: dict) -> None:
+        for _ in range(MAX_THROTTLE_WAITS + 1):
+            wait = float(state.get("issued_at", 0.0)) + ISSUE_INTERVAL - self._clock.now()
+            if wait > 0:  # waited out here, never hammered
+                log.info("waiting %.1f s: KIS issues one token a minute", wait)
+                self._clock.sleep(wait + 0.5)
+            state["issued_at"] = self._clock.now()
+            try:
+                resp = self._transport.post_json(
+                    "/oauth2/tokenP",
+                    {
+                        "grant_type": "client_credentials",
+                        "appkey": self._creds.app_key,
+                        "appsecret": self._creds.app_secret,
+                    },
+                    endpoint="tokenP",
+                )
+            except TokenThrottled:
+                self._write(state)  # remember the attempt so sharers wait too
+                continue
+            token = resp.body.get("access_token")
+            if not isinstance(token, str) or not token:
+                raise BadResponse("tokenP answer has no access_token", status=resp.status,
+                                  endpoint="tokenP")
+            expires_in = float(resp.body.get("expires_in", 86400))
+            state.update(access_token=token, expires_at=state["issued_at"] + expires_in)
+            self._write(state)
+            self._adopt(token, state["expires_at"])
+            log.info("issued a new access token (valid %.0f h)", expires_in / 3600)
+            if self._on_issue:
+                self._on_issue()
+            return
+        raise TokenThrottled("EGW00133", "token issuance still throttled after waiting",
+                             endpoint="tokenP")
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        fd = _open_private(self._lock_path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _read(self) -> dict | None:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _write(self, state: dict) -> None:
+        write_private(self.path, json.dumps(state).encode())
+
+
+def _open_private(path: Path) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

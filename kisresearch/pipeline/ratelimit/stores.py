@@ -1,0 +1,190 @@
+"""Where :mod:`kisresearch.pipeline.ratelimit` keeps its state: memory, a file, or Redis.
+
+A store loads the state, applies ``fn(state_or_None, now)`` and saves the new state,
+atomically, and owns the notion of ``now``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+from ...errors import ConfigError
+from ...timebase import SYSTEM_CLOCK, Clock
+from .decide import LimiterState
+
+log = logging.getLogger("kisresearch.ratelimit")
+
+T = TypeVar("T")
+
+
+class LimiterStore(Protocol):
+    """Loads the state, applies ``fn(state_or_None, now)`` and saves its result, atomically."""
+
+    def update(self, fn: Callable[[LimiterState | None, float], tuple[LimiterState, T]]) -> T: ...
+
+    def close(self) -> None: ...
+
+
+def _load(raw: str | bytes | None, where: str) -> LimiterState | None:
+    if not raw:
+        return None
+    try:
+        return LimiterState.from_json(raw)
+    except ValueError:  # includes JSONDecodeError, UnicodeDecodeError
+        log.warning("ignoring unreadable limiter state in %s", where)
+        return None
+
+
+class MemoryStore:
+    """State in this process only: a lock and ``clock.now()``."""
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._state: LimiterState | None = None
+
+    def update(self, fn: Callable[[LimiterState | None, float], tuple[LimiterState, T]]) -> T:
+        with self._lock:
+            self._state, result = fn(self._state, self._clock.now())
+            return result
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+
+class FileStore:
+    """State in a JSON file (mode 0600) shared by every process on this machine.
+
+    Each update opens the file, takes an exclusive ``flock`` on it, reads, writes in place and
+    closes. Opening per update gives every update its own open file description, so the lock
+    also excludes other threads and forked children that inherited an earlier descriptor.
+    A torn write (a crash mid-update) reads back as "no state", which is harmless.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], clock: Clock = SYSTEM_CLOCK) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        try:
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(self.path, 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot use limiter state file {str(self.path)!r}: {exc.strerror}"
+            ) from None
+
+    def update(self, fn: Callable[[LimiterState | None, float], tuple[LimiterState, T]]) -> T:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
+            raw = os.pread(fd, max(os.fstat(fd).st_size, 1), 0)
+            state = _load(raw, str(self.path))
+            new, result = fn(state, self._clock.now())
+            if new is not state:
+                data = new.to_json().encode()
+                os.pwrite(fd, data, 0)
+                os.ftruncate(fd, len(data))
+            return result
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"FileStore({str(self.path)!r})"
+
+
+# Read the state and the server's clock in one round trip (a missing key reads as false).
+_READ = "return {redis.call('GET', KEYS[1]), redis.call('TIME')}"
+# Compare-and-set: write only if nobody wrote since we read.
+_CAS = """
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+
+def _where(url: str) -> str:
+    """``host:port`` of a Redis URL: never its user name or password."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme == "unix":
+            return parts.path
+        return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    except ValueError:
+        return "an unparseable URL"
+
+
+class RedisStore:
+    """State in one Redis key, shared by every machine that uses the same app key.
+
+    Two Lua scripts make each update atomic with optimistic concurrency: one reads the state
+    and the Redis server's ``TIME`` (so machines with skewed clocks agree on ``now``), the
+    other writes the new state only if the key still holds what was read; a caller that lost
+    the race decides again. The key expires ``ttl`` seconds after its last reservation.
+    """
+
+    def __init__(self, url: str, key: str, *, ttl: float = 3600.0, timeout: float = 5.0) -> None:
+        try:
+            import redis
+        except ImportError:
+            raise ConfigError(
+                "the Redis limiter store needs the redis package: pip install 'kisresearch[redis]'"
+            ) from None
+        self.key = key
+        self.where = _where(url)
+        self._ttl = ttl
+        try:
+            self._client: Any = redis.Redis.from_url(
+                url, socket_connect_timeout=timeout, socket_timeout=timeout
+            )
+            self._client.ping()
+        except (redis.RedisError, ValueError, OSError) as exc:
+            reason = str(exc)
+            password = _password(url)
+            if password:
+                reason = reason.replace(password, "***")
+            raise ConfigError(
+                f"cannot reach Redis at {self.where} for the rate limiter: "
+                f"{type(exc).__name__}: {reason}"
+            ) from None
+        self._read = self._client.register_script(_READ)
+        self._cas = self._client.register_script(_CAS)
+
+    def update(self, fn: Callable[[LimiterState | None, float], tuple[LimiterState, T]]) -> T:
+        while True:
+            raw, (seconds, micros) = self._read(keys=[self.key])
+            now = int(seconds) + int(micros) / 1e6
+            state = _load(raw, f"Redis key {self.key!r} at {self.where}")
+            new, result = fn(state, now)
+            if new is state:
+                return result
+            horizon = max(new.tat, new.starts[-1] if new.starts else now) - now
+            expire_ms = max(1, int((max(horizon, 0.0) + self._ttl) * 1000))
+            if self._cas(keys=[self.key], args=[raw or b"", new.to_json(), expire_ms]):
+                return result
+            log.debug("limiter state changed under us in Redis; deciding again")
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.where!r}, key={self.key!r})"
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None

@@ -1,0 +1,451 @@
+"""Pure shapers: KIS JSON (every value a string) -> typed pandas DataFrames.
+
+A frame is described by a tuple of :class:`Col` (KIS field, our column, kind). Kinds:
+``int`` -> int64 (nullable ``Int64`` when some rows have no value), ``Int`` -> always nullable
+``Int64`` (fields KIS leaves blank in normal answers), ``float`` -> float64, ``str`` -> str,
+``date`` -> datetime64 (``YYYYMMDD``), ``kst`` -> datetime64 tz-aware Asia/Seoul
+(``YYYYMMDDHHMMSS``), ``yn`` -> bool (``"Y"``).
+
+Two frame shapes:
+
+- :func:`by_symbol`: one row per symbol, indexed by ``symbol`` (quotes, info, ...);
+- :func:`long_frame`: many rows per symbol (bars, levels): a RangeIndex, ``symbol`` first, the
+  rows of each symbol sorted by a key column, symbols in the order asked. A symbol with no data
+  is one row whose values are missing and whose ``error`` says why.
+
+Both end with ``error`` (object: None or a message), ``from_cache`` (bool) and ``fetched_at``
+(datetime64 UTC: when the answer holding the row was fetched from KIS, NaT without one).
+No I/O here: these functions are tested on recorded payloads, without a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from ..plan.validate import KST
+
+TZ = "Asia/Seoul"
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Col:
+    src: str
+    name: str
+    kind: str = "int"
+
+
+def _convert(values: list[Any], kind: str) -> pd.Series:
+    raw = pd.Series(values, dtype=object)
+    if kind in ("int", "Int", "float"):
+        num = pd.to_numeric(raw.map(_blank_to_none), errors="coerce")
+        if kind == "float":
+            return num.astype("float64")
+        if kind == "Int" or num.isna().any():
+            return num.round().astype("Int64")
+        return num.astype("int64")
+    if kind == "date":
+        return pd.to_datetime(raw.map(_blank_to_none), format="%Y%m%d", errors="coerce")
+    if kind == "kst":
+        stamps = pd.to_datetime(raw.map(_blank_to_none), format="%Y%m%d%H%M%S", errors="coerce")
+        return stamps.dt.tz_localize(TZ)
+    if kind == "yn":
+        return raw.map(lambda v: v == "Y").astype(bool)
+    return raw.map(lambda v: v.strip() if isinstance(v, str) else v).astype("str").where(
+        raw.notna(), None)
+
+
+def _blank_to_none(v: Any) -> Any:
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    return v.strip() if isinstance(v, str) else v
+
+
+def blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def table(rows: Sequence[Row | None], columns: Sequence[Col]) -> pd.DataFrame:
+    """One column per :class:`Col`, one row per input row (``None`` -> all missing)."""
+    data = {
+        c.name: _convert([r.get(c.src) if r else None for r in rows], c.kind) for c in columns
+    }
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+
+
+def utc(stamps: Sequence[float | None]) -> pd.Series:
+    """Epoch seconds -> datetime64 UTC (None -> NaT)."""
+    seconds = pd.Series(list(stamps), dtype="float64")
+    return pd.to_datetime(seconds, unit="s", utc=True)
+
+
+def _finish(df: pd.DataFrame, errors: Sequence[str | None], from_cache: Sequence[bool],
+            fetched_at: Sequence[float | None]) -> pd.DataFrame:
+    index = df.index
+    df["error"] = pd.Series(list(errors), index=index, dtype=object)
+    df["from_cache"] = pd.Series(list(from_cache), index=index, dtype=bool)
+    df["fetched_at"] = pd.Series(utc(fetched_at).array, index=index)
+    return df
+
+
+def by_symbol(
+    symbols: Sequence[str],
+    rows: Sequence[Row | None],
+    errors: Sequence[str | None],
+    columns: Sequence[Col],
+    from_cache: Sequence[bool] | None = None,
+    fetched_at: Sequence[float | None] | None = None,
+) -> pd.DataFrame:
+    """A frame indexed by ``symbol`` in the order given, with ``error``, ``from_cache`` and
+    ``fetched_at`` columns."""
+    df = table(rows, columns)
+    df.index = pd.Index(list(symbols), name="symbol", dtype="str")
+    n = len(symbols)
+    return _finish(df, errors, from_cache or [False] * n, fetched_at or [None] * n)
+
+
+def rows_of(body: Mapping[str, Any], key: str, required: str) -> list[Row]:
+    """The rows under ``body[key]`` (a list, or one object), without the blank ones KIS pads
+    "no data" answers with (``required`` empty)."""
+    found = body.get(key)
+    if isinstance(found, Mapping):
+        found = [found]
+    if not isinstance(found, list):
+        return []
+    return [r for r in found if isinstance(r, Mapping) and not blank(r.get(required))]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """The rows one answer gave for one symbol, and where they came from; or, with ``error``
+    set, the reason the symbol has no rows."""
+
+    symbol: str
+    rows: Sequence[Row] = ()
+    from_cache: bool = False
+    fetched_at: float | None = None
+    error: str | None = None
+
+
+def long_frame(pieces: Sequence[Piece], columns: Sequence[Col], *, key: str) -> pd.DataFrame:
+    """Stack pieces into a long frame sorted by symbol (order of first appearance) and ``key``.
+
+    Duplicate ``(symbol, key)`` rows keep the first piece's (pages are passed newest first, so
+    the newest answer wins). An error piece is one row: its values missing, ``error`` set.
+    """
+    symbols: list[str] = []
+    records: list[Row | None] = []
+    errors: list[str | None] = []
+    cached: list[bool] = []
+    stamps: list[float | None] = []
+    for piece in pieces:
+        if piece.error is not None:
+            symbols.append(piece.symbol)
+            records.append(None)
+            errors.append(piece.error)
+            cached.append(False)
+            stamps.append(None)
+            continue
+        for row in piece.rows:
+            symbols.append(piece.symbol)
+            records.append(row)
+            errors.append(None)
+            cached.append(piece.from_cache)
+            stamps.append(piece.fetched_at)
+    df = table(records, columns)
+    df.insert(0, "symbol", pd.Series(symbols, dtype="str"))
+    df = _finish(df, errors, cached, stamps)
+    order = {s: i for i, s in enumerate(dict.fromkeys(symbols))}
+    df = df.drop_duplicates(["symbol", key], keep="first")
+    rank = df["symbol"].map(order)
+    df = df.assign(_rank=rank).sort_values(["_rank", key], kind="stable")
+    return df.drop(columns="_rank").reset_index(drop=True)
+
+
+# --- derived fields (applied to raw rows before shaping) ------------------------------------
+
+
+def with_fields(row: Row, **extra: Any) -> dict[str, Any]:
+    return {**row, **extra}
+
+
+def signed(row: Row, value: str = "diff", sign: str = "sign") -> str | None:
+    """KIS overseas ``diff`` is unsigned; ``sign`` 4 (lower limit) or 5 (down) makes it negative."""
+    raw = row.get(value)
+    if blank(raw):
+        return None
+    text = str(raw).strip().lstrip("+-")
+    return f"-{text}" if str(row.get(sign, "")).strip() in ("4", "5") else text
+
+
+def minute_stamp(row: Row) -> str:
+    """``YYYYMMDDHHMMSS`` of a 1-min bar from ``stck_bsop_date`` and ``stck_cntg_hour``."""
+    day, hour = row.get("stck_bsop_date", ""), row.get("stck_cntg_hour", "")
+    return f"{str(day).strip()}{str(hour).strip()}"
+
+
+def book_stamp(hhmmss: Any, fetched_at: float) -> str | None:
+    """The date-time of an order book that KIS stamps with a time of day only.
+
+    The date is the KST date of the fetch, or the weekday before it when that time of day had
+    not yet come at the fetch (a book fetched before the open is the last session's). Holidays
+    are not known here: before the open on the day after one, the date names the holiday.
+    """
+    text = str(hhmmss or "").strip()
+    if len(text) != 6 or not text.isdigit():
+        return None
+    fetched = datetime.fromtimestamp(fetched_at, UTC).astimezone(KST)
+    day = fetched.date()
+    clock = f"{text[:2]}:{text[2:4]}:{text[4:]}"
+    if clock > fetched.strftime("%H:%M:%S") or day.weekday() >= 5:
+        day -= timedelta(days=1)
+        while day.weekday() >= 5:
+            day -= timedelta(days=1)
+    return day.strftime("%Y%m%d") + text
+
+
+MARKET_IDS = {"STK": "KOSPI", "KSQ": "KOSDAQ", "KNX": "KONEX"}
+
+
+def info_row(out: Row) -> dict[str, Any]:
+    """search-stock-info ``output`` plus ``_market`` (KOSPI/KOSDAQ/KONEX from ``mket_id_cd``)
+    and ``_listed`` (the listing date of whichever market lists it)."""
+    listed = next((out.get(k) for k in ("scts_mket_lstg_dt", "kosdaq_mket_lstg_dt")
+                   if not blank(out.get(k))), None)
+    market = str(out.get("mket_id_cd") or "").strip()
+    return with_fields(out, _market=MARKET_IDS.get(market, market or None), _listed=listed)
+
+
+# --- column maps ----------------------------------------------------------------------------
+
+# intstock-multprice (FHKST11300006): one object per requested symbol
+MULTIQUOTE_COLUMNS = (
+    Col("inter_kor_isnm", "name", "str"),
+    Col("kospi_kosdaq_cls_name", "market", "str"),
+    Col("inter2_prpr", "price"),
+    Col("inter2_prdy_vrss", "change"),
+    Col("prdy_vrss_sign", "change_sign", "str"),
+    Col("prdy_ctrt", "change_pct", "float"),
+    Col("inter2_oprc", "open"),
+    Col("inter2_hgpr", "high"),
+    Col("inter2_lwpr", "low"),
+    Col("inter2_prdy_clpr", "prev_close"),
+    Col("inter2_sdpr", "base_price"),
+    Col("inter2_mxpr", "upper_limit"),
+    Col("inter2_llam", "lower_limit"),
+    Col("acml_vol", "volume"),
+    Col("acml_tr_pbmn", "value_traded"),
+    Col("inter2_askp", "ask"),
+    Col("inter2_bidp", "bid"),
+    Col("seln_rsqn", "ask_size"),
+    Col("shnu_rsqn", "bid_size"),
+    Col("total_askp_rsqn", "total_ask_size"),
+    Col("total_bidp_rsqn", "total_bid_size"),
+)
+
+# inquire-price (FHKST01010100): one call per symbol, valuation fields too
+QUOTE_COLUMNS = (
+    Col("bstp_kor_isnm", "sector", "str"),
+    Col("stck_prpr", "price"),
+    Col("prdy_vrss", "change"),
+    Col("prdy_vrss_sign", "change_sign", "str"),
+    Col("prdy_ctrt", "change_pct", "float"),
+    Col("stck_oprc", "open"),
+    Col("stck_hgpr", "high"),
+    Col("stck_lwpr", "low"),
+    Col("stck_sdpr", "base_price"),
+    Col("stck_mxpr", "upper_limit"),
+    Col("stck_llam", "lower_limit"),
+    Col("acml_vol", "volume"),
+    Col("acml_tr_pbmn", "value_traded"),
+    Col("vol_tnrt", "turnover_pct", "float"),
+    Col("per", "per", "float"),
+    Col("pbr", "pbr", "float"),
+    Col("eps", "eps", "float"),
+    Col("bps", "bps", "float"),
+    Col("hts_avls", "market_cap_100m_krw"),
+    Col("lstn_stcn", "listed_shares"),
+    Col("hts_frgn_ehrt", "foreign_pct", "float"),
+    Col("w52_hgpr", "w52_high"),
+    Col("w52_hgpr_date", "w52_high_date", "date"),
+    Col("w52_lwpr", "w52_low"),
+    Col("w52_lwpr_date", "w52_low_date", "date"),
+    Col("aspr_unit", "tick_size"),
+    Col("iscd_stat_cls_code", "status_code", "str"),
+    Col("temp_stop_yn", "halted", "yn"),
+)
+
+# inquire-daily-itemchartprice (FHKST03010100) output2
+DAILY_COLUMNS = (
+    Col("stck_bsop_date", "date", "date"),
+    Col("stck_oprc", "open"),
+    Col("stck_hgpr", "high"),
+    Col("stck_lwpr", "low"),
+    Col("stck_clpr", "close"),
+    Col("acml_vol", "volume"),
+    Col("acml_tr_pbmn", "value_traded"),
+    Col("prdy_vrss", "change"),
+    Col("prdy_vrss_sign", "change_sign", "str"),
+    Col("flng_cls_code", "ex_code", "str"),
+    Col("prtt_rate", "split_rate", "float"),
+    Col("mod_yn", "modified", "yn"),
+)
+
+# inquire-time-itemchartprice / inquire-time-dailychartprice output2 (+ "_time")
+MINUTE_COLUMNS = (
+    Col("_time", "time", "kst"),
+    Col("stck_oprc", "open"),
+    Col("stck_hgpr", "high"),
+    Col("stck_lwpr", "low"),
+    Col("stck_prpr", "close"),
+    Col("cntg_vol", "volume"),
+    Col("acml_tr_pbmn", "cum_value_traded"),
+)
+
+# inquire-asking-price-exp-ccn (FHKST01010200): long rows built from output1, one per level
+LEVELS = 10
+BOOK_COLUMNS = (
+    Col("level", "level"),
+    Col("ask", "ask"),
+    Col("ask_size", "ask_size"),
+    Col("bid", "bid"),
+    Col("bid_size", "bid_size"),
+    Col("_time", "time", "kst"),
+)
+BOOK_WIDE_COLUMNS = (
+    *(Col(f"askp{i}", f"ask_{i}") for i in range(1, LEVELS + 1)),
+    *(Col(f"askp_rsqn{i}", f"ask_size_{i}") for i in range(1, LEVELS + 1)),
+    *(Col(f"bidp{i}", f"bid_{i}") for i in range(1, LEVELS + 1)),
+    *(Col(f"bidp_rsqn{i}", f"bid_size_{i}") for i in range(1, LEVELS + 1)),
+    Col("total_askp_rsqn", "total_ask_size"),
+    Col("total_bidp_rsqn", "total_bid_size"),
+    Col("stck_prpr", "price"),
+    Col("antc_cnpr", "expected_price"),
+    Col("antc_vol", "expected_volume"),
+    Col("_time", "time", "kst"),
+)
+
+
+def book_levels(out1: Row, stamp: str | None) -> list[dict[str, Any]]:
+    """Ten rows (level 1 = best) from an order book's ``output1``."""
+    return [
+        {
+            "level": str(i),
+            "ask": out1.get(f"askp{i}"),
+            "ask_size": out1.get(f"askp_rsqn{i}"),
+            "bid": out1.get(f"bidp{i}"),
+            "bid_size": out1.get(f"bidp_rsqn{i}"),
+            "_time": stamp,
+        }
+        for i in range(1, LEVELS + 1)
+    ]
+
+
+# inquire-investor (FHKST01010900) output: today's investor fields are blank until the close
+INVESTORS = (("individual", "prsn"), ("foreign", "frgn"), ("institution", "orgn"))
+INVESTOR_COLUMNS = (
+    Col("stck_bsop_date", "date", "date"),
+    Col("stck_clpr", "close"),
+    Col("prdy_vrss", "change"),
+    *(
+        col
+        for who, src in INVESTORS
+        for col in (
+            Col(f"{src}_ntby_qty", f"{who}_net", "Int"),
+            Col(f"{src}_shnu_vol", f"{who}_buy", "Int"),
+            Col(f"{src}_seln_vol", f"{who}_sell", "Int"),
+            Col(f"{src}_ntby_tr_pbmn", f"{who}_net_value_mkrw", "Int"),
+        )
+    ),
+)
+
+# search-stock-info (CTPF1002R) output, after info_row()
+INFO_COLUMNS = (
+    Col("prdt_abrv_name", "name", "str"),
+    Col("prdt_name", "full_name", "str"),
+    Col("prdt_eng_name", "eng_name", "str"),
+    Col("_market", "market", "str"),
+    Col("scty_grp_id_cd", "group", "str"),
+    Col("std_pdno", "isin", "str"),
+    Col("std_idst_clsf_cd_name", "sector", "str"),
+    Col("_listed", "listed_date", "date"),
+    Col("lstg_abol_dt", "delisted_date", "date"),
+    Col("lstg_stqt", "listed_shares"),
+    Col("papr", "par_value"),
+    Col("bfdy_clpr", "prev_close"),
+    Col("kospi200_item_yn", "kospi200", "yn"),
+    Col("tr_stop_yn", "halted", "yn"),
+    Col("admn_item_yn", "admin", "yn"),
+)
+
+# overseas price (HHDFS00000300) output, plus "_excd" and the signed "_diff"
+OVERSEAS_QUOTE_COLUMNS = (
+    Col("_excd", "exchange", "str"),
+    Col("last", "price", "float"),
+    Col("base", "prev_close", "float"),
+    Col("_diff", "change", "float"),
+    Col("sign", "change_sign", "str"),
+    Col("rate", "change_pct", "float"),
+    Col("tvol", "volume"),
+    Col("tamt", "value_traded", "float"),
+    Col("zdiv", "decimals"),
+)
+
+# overseas dailyprice (HHDFS76240000) output2, plus "_excd" and the signed "_diff"
+OVERSEAS_DAILY_COLUMNS = (
+    Col("_excd", "exchange", "str"),
+    Col("xymd", "date", "date"),
+    Col("open", "open", "float"),
+    Col("high", "high", "float"),
+    Col("low", "low", "float"),
+    Col("clos", "close", "float"),
+    Col("tvol", "volume"),
+    Col("tamt", "value_traded", "float"),
+    Col("_diff", "change", "float"),
+    Col("rate", "change_pct", "float"),
+)
+
+# inquire-balance (TTTC8434R) output1 and output2
+HOLDING_COLUMNS = (
+    Col("prdt_name", "name", "str"),
+    Col("hldg_qty", "quantity"),
+    Col("ord_psbl_qty", "orderable_quantity"),
+    Col("pchs_avg_pric", "avg_price", "float"),
+    Col("pchs_amt", "purchase_amount"),
+    Col("prpr", "price"),
+    Col("evlu_amt", "value"),
+    Col("evlu_pfls_amt", "pnl"),
+    Col("evlu_pfls_rt", "pnl_pct", "float"),
+    Col("fltt_rt", "change_pct", "float"),
+)
+SUMMARY_COLUMNS = (
+    Col("dnca_tot_amt", "cash"),
+    Col("nxdy_excc_amt", "cash_d1"),
+    Col("prvs_rcdl_excc_amt", "cash_d2"),
+    Col("scts_evlu_amt", "stock_value"),
+    Col("tot_evlu_amt", "total_value"),
+    Col("nass_amt", "net_assets"),
+    Col("pchs_amt_smtl_amt", "purchase_total"),
+    Col("evlu_amt_smtl_amt", "value_total"),
+    Col("evlu_pfls_smtl_amt", "pnl_total"),
+)
+
+
+def holdings(rows: Sequence[Row]) -> pd.DataFrame:
+    """Balance ``output1`` rows -> a frame indexed by ``symbol`` (``pdno``), in KIS's order."""
+    df = table(rows, HOLDING_COLUMNS)
+    df.index = pd.Index([str(r.get("pdno", "")).strip() for r in rows], name="symbol",
+                        dtype="str")
+    return df
+
+
+def summary(out2: Row | None) -> pd.Series:
+    """Balance ``output2`` (its first object) -> an int64 Series named ``summary``."""
+    row = table([out2], SUMMARY_COLUMNS).iloc[0]
+    row.name = "summary"
+    return row
