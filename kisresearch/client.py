@@ -46,9 +46,8 @@ from .pipeline.ratelimit import LimiterConfig, make_limiter
 from .pipeline.retry import RetryPolicy, retrying
 from .pipeline.transport import Request, Response, Transport
 from .plan import endpoints as ep
-from .plan.validate import KST
 from .shape.master import MASTER_URL, download_master
-from .timebase import SYSTEM_CLOCK, Clock
+from .timebase import KST, SYSTEM_CLOCK, Clock, FollowingClock
 
 __all__ = ["KIS", "Fetched", "describe"]
 
@@ -166,7 +165,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
             self.env: str = env
             self._creds = Credentials(app_key, app_secret, account)
             if self._sim is not None and clock is SYSTEM_CLOCK:
-                clock = _SimulatorClock(self._sim)
+                clock = FollowingClock(self._sim.now)
             self._clock = clock
             self.home = toolkit_dir(home)
 
@@ -372,23 +371,6 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
 
     def _download(self, url: str) -> bytes:
         return download_master(url, self.transport.timeout)
-
-
-class _SimulatorClock:
-    """The simulator's time (wall time plus what ``sim.advance()`` added) with real sleeps,
-    so that the client's token and cache rules see the same "now" as the simulator."""
-
-    def __init__(self, sim: Any) -> None:
-        self._sim = sim
-
-    def now(self) -> float:
-        return float(self._sim.now())
-
-    def sleep(self, seconds: float) -> None:
-        SYSTEM_CLOCK.sleep(seconds)
-
-    def __repr__(self) -> str:
-        return "SimulatorClock()"
 
 
 def _check_settings(workers: object, timeout: object,

@@ -14,10 +14,17 @@ Every error the toolkit raises derives from :class:`KISError`::
     │   ├── TokenThrottled            EGW00133, a token less than a minute ago: waited out
     │   ├── CredentialsRejected       EGW00103 / EGW00105: bad app key or app secret
     │   └── NotFound                  the symbol or item does not exist (no retry)
-    ├── batch.ItemTimeout (TimeoutError)      one item of a bulk pull ran past its timeout
-    └── batch.ItemCancelled (CancelledError)  an item left undone by an interrupt
+    ├── ItemTimeout (TimeoutError)    one item of a bulk pull ran past its timeout
+    ├── ItemCancelled (CancelledError)  an item left undone by an interrupt
+    ├── UnsafeRow                     a cache row this toolkit did not write (never decoded;
+    │                                 the cache logs, deletes it and counts a miss)
+    └── WorkerFailed (RuntimeError)   a ``kisresearch bench`` worker process raised
 
-    batch.BatchInterrupted (KeyboardInterrupt) carries the finished outcomes of a bulk pull.
+    BatchInterrupted (KeyboardInterrupt) carries the finished outcomes of a bulk pull: a Ctrl-C
+    stays a KeyboardInterrupt, so it is no KISError.
+
+The simulator's own error (``kisresearch.sim.routes.KisError``, an answer it sends) stays in
+``sim/``, which imports nothing from here.
 
 Errors carry ``msg_cd``, ``msg1``, ``tr_id``, ``endpoint`` and the HTTP ``status``; never a
 secret. Messages are built only from those fields.
@@ -25,6 +32,7 @@ secret. Messages are built only from those fields.
 
 from __future__ import annotations
 
+from concurrent.futures import CancelledError
 from typing import Any
 
 
@@ -129,3 +137,42 @@ def api_error(
     """Build the most specific :class:`APIError` subclass for a KIS message code."""
     cls = _BY_CODE.get(msg_cd, APIError)
     return cls(msg_cd, msg1, status=status, tr_id=tr_id, endpoint=endpoint)
+
+
+class ItemTimeout(KISError, TimeoutError):
+    """An item got no result within the runner's ``timeout``; its call may still be running."""
+
+    def __init__(self, message: str = "", *, index: int = -1, seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.index = index
+        self.seconds = seconds
+
+
+class ItemCancelled(KISError, CancelledError):
+    """An item did not finish because its run was interrupted (or its runner closed)."""
+
+    def __init__(self, message: str = "", *, index: int = -1) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run. ``outcomes`` holds one outcome per item, in item order: what
+    finished, and :class:`ItemCancelled` errors for the rest."""
+
+    def __init__(self, outcomes: list[Any]) -> None:
+        finished = sum(not isinstance(o.error, ItemCancelled) for o in outcomes)
+        super().__init__(f"batch interrupted: {finished} of {len(outcomes)} items finished")
+        self.outcomes = outcomes
+
+
+class UnsafeRow(KISError):
+    """A cache row this toolkit did not write (pickle, file-backed, foreign bytes): not decoded."""
+
+
+class WorkerFailed(KISError, RuntimeError):
+    """A bench worker process raised; ``child_traceback`` is its traceback."""
+
+    def __init__(self, message: str, child_traceback: str) -> None:
+        super().__init__(message)
+        self.child_traceback = child_traceback

@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kisresearch as kr
-from kisresearch.plan import validate
 from kisresearch.pipeline.retry import RetryPolicy
+from kisresearch.plan import validate
 from kisresearch.sim import Simulator
 
 # -- the network tripwire ------------------------------------------------------------------

@@ -28,7 +28,6 @@ from kisresearch.pipeline.cache.policy import (
     DAILY,
     DAY,
     INTRADAY,
-    KST,
     NEVER,
     POLICIES,
     QUOTE,
@@ -36,10 +35,9 @@ from kisresearch.pipeline.cache.policy import (
     cache_key,
     daily_policy,
     fixed_policy,
-    krx_session,
-    next_open,
     non_empty_success,
 )
+from kisresearch.timebase import KST, krx_session, next_open
 
 REPO = Path(__file__).resolve().parents[1]
 QUOTE_PARAMS = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}

@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from kisresearch.shape import frames
 from kisresearch.client import _merge_pages
+from kisresearch.shape import frames
 from kisresearch.shape.frames import Col, Piece
 from kisresearch.shape.master import parse_master
 

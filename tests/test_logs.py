@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kisresearch.observe import logs
 from kisresearch.errors import ConfigError
+from kisresearch.observe import logs
 from kisresearch.observe.logs import (
     LOGGER_NAME,
     JsonFormatter,

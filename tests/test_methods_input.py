@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import kisresearch as kr
-from kisresearch.plan import validate
 from kisresearch.errors import ConfigError
+from kisresearch.plan import validate
 
 TODAY = date(2024, 6, 14)
 

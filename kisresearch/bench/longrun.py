@@ -21,7 +21,7 @@ from .report import (
     time_figure,
     truth_view,
 )
-from .scenarios import REAL, Bench, _lag_figures, _r, _result
+from .scenarios import REAL, Bench, lag_figures, rounded, scenario_result
 from .server import rss_kb
 from .workers import cache_worker, collect, history_call, rows_ok, spawn_context
 
@@ -75,7 +75,7 @@ def history(b: Bench) -> list[ScenarioResult]:
     else:
         notes.append("history skipped: KIS.history does not exist in this build")
     return [
-        _result(
+        scenario_result(
             "history",
             f"cache cold then warm in a new process ({n} symbols)",
             REAL,
@@ -94,7 +94,7 @@ def history(b: Bench) -> list[ScenarioResult]:
 
 
 def _kst() -> Any:
-    from ..pipeline.cache.policy import KST
+    from ..timebase import KST
 
     return KST
 
@@ -201,7 +201,7 @@ def overhead(b: Bench) -> list[ScenarioResult]:
         count_figure("rows lost", lost_detail + lost_universe),
     ]
     return [
-        _result(
+        scenario_result(
             "overhead",
             "client overhead per call (everything but the network)",
             None,
@@ -270,11 +270,11 @@ def soak(b: Bench) -> list[ScenarioResult]:
         count_figure("max calls in any 1-s window", truth["max_in_window"], "<=", REAL),
         Figure(
             "utilisation (server per_second)",
-            _r(rate),
+            rounded(rate),
             "calls/s",
-            ratio=_r(rate / REAL if rate is not None else None),
+            ratio=rounded(rate / REAL if rate is not None else None),
         ),
-        *_lag_figures(timer),
+        *lag_figures(timer),
         count_figure("rows asked", requested, None, None),
         time_figure("wall time", wall),
         count_figure("bench RSS at start", rss0, None, None, "KiB"),
@@ -285,7 +285,7 @@ def soak(b: Bench) -> list[ScenarioResult]:
         count_figure("simulator RSS at end", sim_rss2, None, None, "KiB"),
     ]
     return [
-        _result(
+        scenario_result(
             "soak",
             f"mixed workload at the limit for {seconds:g} s",
             REAL,

@@ -78,7 +78,7 @@ class Bench:
         self.out.flush()
 
 
-def _result(
+def scenario_result(
     name: str, title: str, limit: float | None, truth: dict[str, Any] | None, **kw: Any
 ) -> ScenarioResult:
     result = ScenarioResult(
@@ -104,7 +104,7 @@ def _rate_figures(
     ]
 
 
-def _lag_figures(timer: CallTimer | None, workers: Sequence[dict[str, Any]] = ()) -> list[Figure]:
+def lag_figures(timer: CallTimer | None, workers: Sequence[dict[str, Any]] = ()) -> list[Figure]:
     """Diagnostics, no goals: how late sends left after their reserved slot, how long the
     limiter store took to decide, and how many slots the limiter gave up because it woke too
     late for them (from one timer, or from the payloads of worker processes)."""
@@ -155,9 +155,9 @@ def _detail(b: Bench, name: str, n: int, limit: float, goal: float, title: str) 
         *_rate_figures(truth, timer.starts(), limit, goal),
         count_figure("rows lost", n - rows_ok(df)),
         time_figure(f"wall time, {n} calls", wall),
-        *_lag_figures(timer),
+        *lag_figures(timer),
     ]
-    return _result(name, title, limit, truth, figures=figures, client=client)
+    return scenario_result(name, title, limit, truth, figures=figures, client=client)
 
 
 # -- 2. three processes on one key ---------------------------------------------------------
@@ -212,9 +212,9 @@ def _processes(b: Bench, variant: str, limiter: str) -> ScenarioResult:
         count_figure("tokens issued (3 processes)", truth["tokens_issued"], "<=", 1),
         count_figure("rows lost", lost),
         time_figure(f"wall time, {nproc} x {per} calls", wall),
-        *_lag_figures(None, list(done.values())),
+        *lag_figures(None, list(done.values())),
     ]
-    return _result(
+    return scenario_result(
         f"processes-{variant}",
         f"{nproc} processes x {per} detail calls, one key, {variant} limiter",
         REAL,
@@ -243,9 +243,9 @@ def _multi(b: Bench, name: str, codes: list[str], goal: float, title: str) -> Sc
         count_figure("requests (server accepted)", truth["accepted"], "==", calls),
         count_figure("server rejections (EGW00201)", truth["rejected"]),
         count_figure("rows lost", len(codes) - rows_ok(df)),
-        *_lag_figures(timer),
+        *lag_figures(timer),
     ]
-    return _result(name, title, REAL, truth, figures=figures, client=client)
+    return scenario_result(name, title, REAL, truth, figures=figures, client=client)
 
 
 def multi100(b: Bench) -> list[ScenarioResult]:
@@ -286,17 +286,17 @@ def compare(b: Bench) -> list[ScenarioResult]:
         count_figure("server rejections (EGW00201)", rejected, None, None),
         Figure(
             "rejections per successful call",
-            _r(per_success),
+            rounded(per_success),
             "",
             None,
             None,
-            ratio=_r(per_success / 1.7 if per_success is not None else None),
+            ratio=rounded(per_success / 1.7 if per_success is not None else None),
         ),
         count_figure("rows lost (no retries)", n - rows_ok(df), None, None),
         time_figure(f"wall time, {n} calls", wall),
     ]
     return [
-        _result(
+        scenario_result(
             "compare",
             "8 threads, no limiter, no retries (the predecessor's way)",
             REAL,
@@ -308,5 +308,5 @@ def compare(b: Bench) -> list[ScenarioResult]:
     ]
 
 
-def _r(x: float | None) -> float | None:
+def rounded(x: float | None) -> float | None:
     return round(x, 3) if x is not None else None

@@ -18,15 +18,8 @@ from datetime import date, timedelta
 from queue import Empty
 from typing import Any
 
+from ..errors import WorkerFailed
 from .report import CallTimer, client_view
-
-
-class WorkerFailed(RuntimeError):
-    """A bench worker process raised; ``child_traceback`` is its traceback."""
-
-    def __init__(self, message: str, child_traceback: str) -> None:
-        super().__init__(message)
-        self.child_traceback = child_traceback
 
 
 def make_client(spec: dict[str, Any], **overrides: Any) -> Any:

@@ -1,12 +1,12 @@
 """StatsManager's files: JSON Lines, JSON and CSV writers, gzip, rotation and the autosave thread.
 
-:meth:`StatsManager.save <kisresearch.observe.stats.StatsManager.save>`, ``autosave`` and
-``stop_autosave`` are thin methods that import this module on first use, so a run that never
-saves never loads it (nor csv, gzip or atexit). The functions here take the manager: its views
-(``summary()``, the per-second rows) are the only data written, and the state a save needs
-between calls (the save lock, what each JSON Lines file already holds, the autosave thread) lives
-on the manager, so two managers never share it. Failures are logged on the
-``kisresearch.stats`` logger, like the manager's own warnings.
+Everything here works on a :class:`Snapshot` (the manager's summary and per-second rows, taken
+at one instant by :meth:`StatsManager.snapshot <kisresearch.observe.stats.StatsManager.snapshot>`),
+never on the manager itself, so this module does not import it. The state a save needs between
+calls (the save lock, what each JSON Lines file already holds, the autosave thread) stays on the
+manager, so two managers never share it. :meth:`StatsManager.save` imports this module on first
+use, so a run that never saves never loads it (nor csv, gzip or atexit). Failures are logged on
+the ``kisresearch.stats`` logger, like the manager's own warnings.
 """
 
 from __future__ import annotations
@@ -16,32 +16,51 @@ import csv
 import gzip
 import io
 import json
+import logging
 import math
 import os
 import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ConfigError
-from .stats import FRAME_COLUMNS, SCHEMA_VERSION, SUMMARY_FIELDS, _iso, logger
+from ..timebase import iso_kst
 
-if TYPE_CHECKING:
-    from .stats import StatsManager
+__all__ = ["Autosave", "Snapshot", "save"]
 
-__all__ = ["autosave", "save", "stop_autosave"]
+logger = logging.getLogger("kisresearch.stats")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a save writes: the summary's documented fields, one row per second (``time`` in
+    epoch seconds plus ``columns``), and the latest complete second."""
+
+    schema: int
+    summary: Mapping[str, Any]
+    columns: tuple[str, ...]
+    seconds: Sequence[Mapping[str, Any]]
+    complete: int
 
 
 # ------------------------------------------------------------------------------ save
 def save(
-    stats: StatsManager,
+    snapshot: Snapshot,
     path: str | os.PathLike[str],
     format: str = "jsonl",
     *,
     compress: bool | None = None,
     rotate_bytes: int | None = None,
     keep: int = 5,
+    marks: dict[Path, int] | None = None,
 ) -> Path:
-    """See :meth:`StatsManager.save <kisresearch.observe.stats.StatsManager.save>`."""
+    """See :meth:`StatsManager.save <kisresearch.observe.stats.StatsManager.save>`.
+
+    ``marks`` maps a JSON Lines file to the last second already appended to it by the caller;
+    appending updates it. Returns the path written.
+    """
     if format not in ("jsonl", "json", "csv"):
         raise ConfigError(f"format must be 'jsonl', 'json' or 'csv', got {format!r}")
     target = Path(path).expanduser()
@@ -49,96 +68,90 @@ def save(
         compress = target.name.endswith(".gz")
     elif compress and not target.name.endswith(".gz"):
         target = target.with_name(target.name + ".gz")
-    with stats._save_lock:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if rotate_bytes is not None and target.exists() and target.stat().st_size > rotate_bytes:
-            _rotate(target, keep)
-        if format == "jsonl":
-            _save_jsonl(stats, target, compress)
-        else:
-            text = _json_text(stats) if format == "json" else _csv_text(stats)
-            data = text.encode()
-            _write_atomic(target, gzip.compress(data, mtime=0) if compress else data)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if rotate_bytes is not None and target.exists() and target.stat().st_size > rotate_bytes:
+        _rotate(target, keep)
+    if format == "jsonl":
+        marks = {} if marks is None else marks
+        key = target.resolve()
+        marks[key] = _save_jsonl(snapshot, target, compress, marks.get(key, -1))
+        return target
+    text = _json_text(snapshot) if format == "json" else _csv_text(snapshot)
+    data = text.encode()
+    _write_atomic(target, gzip.compress(data, mtime=0) if compress else data)
     return target
 
 
-def _save_jsonl(stats: StatsManager, target: Path, compress: bool) -> None:
-    key = target.resolve()
-    complete = int(stats._clock.now()) - 1
-    mark = stats._jsonl_marks.get(key, -1)
-    rows = [r for r in stats._seconds() if mark < r["time"] <= complete]
+def _save_jsonl(snapshot: Snapshot, target: Path, compress: bool, written: int) -> int:
+    rows = [r for r in snapshot.seconds if written < r["time"] <= snapshot.complete]
     if not rows:
         if not target.exists():
             target.touch()
-        return
-    text = "".join(json.dumps(_export_row(r, schema=True), allow_nan=False) + "\n" for r in rows)
+        return written
+    text = "".join(
+        json.dumps(_export_row(snapshot, r, schema=True), allow_nan=False) + "\n" for r in rows
+    )
     data = gzip.compress(text.encode(), mtime=0) if compress else text.encode()
     with open(target, "ab") as fh:
         fh.write(data)
-    stats._jsonl_marks[key] = rows[-1]["time"]
+    return int(rows[-1]["time"])
 
 
-def _json_text(stats: StatsManager) -> str:
-    summary = stats.summary()
+def _json_text(snapshot: Snapshot) -> str:
     doc = {
-        "schema": SCHEMA_VERSION,
-        "summary": _json_safe({k: summary[k] for k in SUMMARY_FIELDS}),
-        "seconds": [_export_row(r) for r in stats._seconds()],
+        "schema": snapshot.schema,
+        "summary": _json_safe(dict(snapshot.summary)),
+        "seconds": [_export_row(snapshot, r) for r in snapshot.seconds],
     }
     return json.dumps(doc, allow_nan=False, ensure_ascii=False, indent=1) + "\n"
 
 
-def _csv_text(stats: StatsManager) -> str:
+def _csv_text(snapshot: Snapshot) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("time", *FRAME_COLUMNS))
-    for r in stats._seconds():
-        row = _export_row(r)
-        writer.writerow(["" if row[c] is None else row[c] for c in ("time", *FRAME_COLUMNS)])
+    header = ("time", *snapshot.columns)
+    writer.writerow(header)
+    for r in snapshot.seconds:
+        row = _export_row(snapshot, r)
+        writer.writerow(["" if row[c] is None else row[c] for c in header])
     return buf.getvalue()
 
 
 # -------------------------------------------------------------------------- autosave
-def autosave(
-    stats: StatsManager, path: str | os.PathLike[str], every: float, save_kwargs: dict[str, Any]
-) -> None:
-    """See :meth:`StatsManager.autosave <kisresearch.observe.stats.StatsManager.autosave>`."""
-    if not every > 0:
-        raise ConfigError(f"every must be a positive number of seconds, got {every!r}")
-    stats.stop_autosave()
-    stop = threading.Event()
+class Autosave:
+    """Calls ``save()`` every ``every`` seconds (real time) from a daemon thread, and once more
+    when stopped (also at interpreter exit). Failures are logged, not raised."""
 
-    def run() -> None:
-        while not stop.wait(every):
-            _autosave_once(stats, path, save_kwargs)
-        _autosave_once(stats, path, save_kwargs)
+    def __init__(self, save: Callable[[], object], path: object, every: float) -> None:
+        if not every > 0:
+            raise ConfigError(f"every must be a positive number of seconds, got {every!r}")
+        self._save, self._path, self._every = save, path, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="kisresearch-stats-autosave", daemon=True
+        )
 
-    thread = threading.Thread(target=run, name="kisresearch-stats-autosave", daemon=True)
-    stats._autosave = (thread, stop)
-    atexit.register(stats.stop_autosave)
-    thread.start()
+    def start(self) -> None:
+        atexit.register(self.stop)
+        self._thread.start()
 
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self._once()
+        self._once()
 
-def _autosave_once(
-    stats: StatsManager, path: str | os.PathLike[str], kwargs: dict[str, Any]
-) -> None:
-    try:
-        stats.save(path, **kwargs)
-    except (OSError, ValueError) as exc:
-        logger.warning("kisresearch: stats autosave to %s failed: %s", path, exc)
+    def _once(self) -> None:
+        try:
+            self._save()
+        except (OSError, ValueError) as exc:
+            logger.warning("kisresearch: stats autosave to %s failed: %s", self._path, exc)
 
-
-def stop_autosave(stats: StatsManager) -> None:
-    """See :meth:`StatsManager.stop_autosave
-    <kisresearch.observe.stats.StatsManager.stop_autosave>`."""
-    running, stats._autosave = stats._autosave, None
-    if running is None:
-        return
-    thread, stop = running
-    stop.set()
-    if thread is not threading.current_thread():
-        thread.join()
-    atexit.unregister(stats.stop_autosave)
+    def stop(self) -> None:
+        """Save a last time and wait for the thread (unless called from it)."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+        atexit.unregister(self.stop)
 
 
 # ---------------------------------------------------------------------- helpers (pure)
@@ -153,11 +166,13 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _export_row(row: dict[str, Any], *, schema: bool = False) -> dict[str, Any]:
+def _export_row(
+    snapshot: Snapshot, row: Mapping[str, Any], *, schema: bool = False
+) -> dict[str, Any]:
     """Only the documented fields, in order; ``time`` as ISO 8601 KST."""
-    out: dict[str, Any] = {"schema": SCHEMA_VERSION} if schema else {}
-    out["time"] = _iso(row["time"])
-    out.update((c, _json_safe(row[c])) for c in FRAME_COLUMNS)
+    out: dict[str, Any] = {"schema": snapshot.schema} if schema else {}
+    out["time"] = iso_kst(row["time"])
+    out.update((c, _json_safe(row[c])) for c in snapshot.columns)
     return out
 
 

@@ -30,15 +30,16 @@ import os
 import random
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import ConfigError
-from ..timebase import SYSTEM_CLOCK, Clock
+from ..timebase import SYSTEM_CLOCK, Clock, iso_kst
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .export import Autosave, Snapshot
 
 __all__ = [
     "ENDPOINT_FIELDS",
@@ -59,7 +60,6 @@ SAMPLE_SIZE = 256
 _RUN_SAMPLE = 4096  # latencies kept for the whole-run percentiles in summary()
 _WINDOW = 10  # seconds looked at by the budget / error-rate warnings
 _MIN_CALLS = 20  # calls needed in the window before the error rate can warn
-_KST = timezone(timedelta(hours=9), "KST")  # Asia/Seoul: fixed +09:00 since 1988
 
 # fmt: off
 FRAME_COLUMNS = (
@@ -157,11 +157,11 @@ class StatsManager:
         self.warn_every = warn_every
         self._lock = threading.Lock()
         self._rng = random.Random(0x4B15)  # deterministic reservoirs; guarded by _lock
-        # Files (stats_export.py): one save at a time, what each JSON Lines file holds already,
-        # and the autosave thread with its stop event.
+        # Files (export.py): one save at a time, what each JSON Lines file holds already,
+        # and the autosave thread.
         self._save_lock = threading.Lock()
         self._jsonl_marks: dict[Path, int] = {}  # jsonl path -> last second written there
-        self._autosave: tuple[threading.Thread, threading.Event] | None = None
+        self._autosave: Autosave | None = None
         self._reset_locked()
 
     # ------------------------------------------------------------------ state
@@ -465,7 +465,7 @@ class StatsManager:
             }
             lookups = n[_HIT] + n[_MISS]
             return {
-                "started": _iso(self._started),
+                "started": iso_kst(self._started),
                 **self._counts(n),
                 "cache_hit_ratio": n[_HIT] / lookups if lookups else nan,
                 "tokens_issued": self._tokens,
@@ -600,10 +600,24 @@ class StatsManager:
         readers concatenate). With ``rotate_bytes``, an existing file larger than that is first
         shifted to ``path.1`` (``path.1`` to ``path.2``, ...), keeping ``keep`` rotated files.
         """
-        from . import export as stats_export
+        from . import export
 
-        return stats_export.save(
-            self, path, format, compress=compress, rotate_bytes=rotate_bytes, keep=keep
+        with self._save_lock:
+            return export.save(self.snapshot(), path, format, compress=compress,
+                               rotate_bytes=rotate_bytes, keep=keep, marks=self._jsonl_marks)
+
+    def snapshot(self) -> Snapshot:
+        """The summary's documented fields and every kept second, at one instant (what
+        :meth:`save` writes)."""
+        from .export import Snapshot
+
+        summary = self.summary()
+        return Snapshot(
+            schema=SCHEMA_VERSION,
+            summary={k: summary[k] for k in SUMMARY_FIELDS},
+            columns=FRAME_COLUMNS,
+            seconds=self._seconds(),
+            complete=int(self._clock.now()) - 1,
         )
 
     def autosave(
@@ -614,15 +628,18 @@ class StatsManager:
         Replaces a running autosave. :meth:`stop_autosave` (also run at interpreter exit)
         saves a last time and joins the thread. Save failures are logged, not raised.
         """
-        from . import export as stats_export
+        from .export import Autosave
 
-        stats_export.autosave(self, path, every, save_kwargs)
+        saver = Autosave(lambda: self.save(path, **save_kwargs), path, every)
+        self.stop_autosave()
+        self._autosave = saver
+        saver.start()
 
     def stop_autosave(self) -> None:
         """Stop a running autosave (after one last save) and wait for its thread."""
-        from . import export as stats_export
-
-        stats_export.stop_autosave(self)
+        running, self._autosave = self._autosave, None
+        if running is not None:
+            running.stop()
 
 
 # ---------------------------------------------------------------------- helpers (pure)
@@ -644,10 +661,6 @@ def _quantile(ordered: list[float] | tuple[float, ...], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo))
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, _KST).isoformat()
 
 
 def _pct(x: float) -> str:

@@ -38,11 +38,11 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from ..errors import ConfigError, KISError
+from ..errors import BatchInterrupted, ConfigError, ItemCancelled, ItemTimeout
 from ..timebase import SYSTEM_CLOCK, Clock
 
 __all__ = [
@@ -66,23 +66,6 @@ _POLL = 0.25
 _OFF = frozenset({"0", "false", "no", "off"})
 
 
-class ItemTimeout(KISError, TimeoutError):
-    """An item got no result within the runner's ``timeout``; its call may still be running."""
-
-    def __init__(self, message: str = "", *, index: int = -1, seconds: float = 0.0) -> None:
-        super().__init__(message)
-        self.index = index
-        self.seconds = seconds
-
-
-class ItemCancelled(KISError, CancelledError):
-    """An item did not finish because its run was interrupted (or its runner closed)."""
-
-    def __init__(self, message: str = "", *, index: int = -1) -> None:
-        super().__init__(message)
-        self.index = index
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome(Generic[T, R]):
     """What became of one item: its value or its error, and how long its call took."""
@@ -95,16 +78,6 @@ class Outcome(Generic[T, R]):
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-class BatchInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a run. ``outcomes`` holds one outcome per item, in item order: what
-    finished, and :class:`ItemCancelled` errors for the rest."""
-
-    def __init__(self, outcomes: list[Outcome[Any, Any]]) -> None:
-        finished = sum(not isinstance(o.error, ItemCancelled) for o in outcomes)
-        super().__init__(f"batch interrupted: {finished} of {len(outcomes)} items finished")
-        self.outcomes = outcomes
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time
 
 import pandas as pd
 
 from ..errors import ConfigError
+from ..timebase import KST
 
-KST = timezone(timedelta(hours=9), "KST")
 EARLIEST = date(1900, 1, 1)
 
 _SYMBOL = re.compile(r"^[0-9A-Za-z]{6}$")

@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..plan.validate import KST
+from ..timebase import KST
 
 TZ = "Asia/Seoul"
 Row = Mapping[str, Any]

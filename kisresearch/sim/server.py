@@ -30,7 +30,7 @@ _REASONS = {
 }
 
 
-class _Server(ThreadingHTTPServer):
+class HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() joins our own thread list, with a timeout
     request_queue_size = 128
@@ -84,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "kisresearch-sim"
     sys_version = ""
     timeout = 300  # an idle keep-alive connection is closed after this many seconds
-    server: _Server
+    server: HTTPServer
 
     def setup(self) -> None:
         super().setup()

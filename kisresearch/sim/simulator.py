@@ -13,7 +13,7 @@ from .account import Account, make_account
 from .gateway import Gateway, Reply
 from .market import Market
 from .rules import App, Faults, RateLimiter, TokenBook, Truth
-from .server import _Server, admin_reply, parse_faults
+from .server import HTTPServer, admin_reply, parse_faults
 from .timebase import SimClock
 
 log = logging.getLogger("kisresearch.sim")
@@ -90,7 +90,7 @@ class Simulator:
         self.accounts: dict[str, Account] = {}
         self._jitter_rng = random.Random(seed + 1)
         self._jitter_lock = threading.Lock()
-        self._server: _Server | None = None
+        self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
         self._close_lock = threading.Lock()
@@ -145,10 +145,10 @@ class Simulator:
     def port(self) -> int:
         return int(self._server.server_address[1]) if self._server else self._port
 
-    def _bind(self) -> _Server:
+    def _bind(self) -> HTTPServer:
         if self._server is not None:
             raise RuntimeError("the simulator is already running")
-        self._server = _Server((self.host, self._port), self)
+        self._server = HTTPServer((self.host, self._port), self)
         self._port = int(self._server.server_address[1])
         log.info("KIS simulator listening on %s (%s profile)", self.base_url, self.profile)
         return self._server
@@ -172,7 +172,7 @@ class Simulator:
         finally:
             self._close()
 
-    def _serve(self, server: _Server, poll: float) -> None:
+    def _serve(self, server: HTTPServer, poll: float) -> None:
         try:
             server.serve_forever(poll_interval=poll)
         finally:

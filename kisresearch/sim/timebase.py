@@ -6,9 +6,9 @@ wall-clock jump never opens or closes a rate window) plus an offset that :meth:`
 moves forward; the epoch reading is the wall time at start-up plus the monotonic time elapsed
 since, plus the same offset.
 
-Market hours are KST (UTC+9, no daylight saving): the regular session runs 09:00-15:30. Trading
-days are weekdays minus the KRX holidays listed below (fixed-date holidays every year, lunar and
-substitute holidays for 2020-2027; later years get the fixed-date ones only).
+Market hours, trading days and holidays are KRX's, from :mod:`kisresearch.timebase` (the one
+module outside ``sim/`` that the simulator imports: the client and the simulator follow one
+exchange calendar; it imports only the standard library).
 """
 
 from __future__ import annotations
@@ -17,50 +17,18 @@ import bisect
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
 
-KST = timezone(timedelta(hours=9), "KST")
+from ..timebase import KST, is_trading_day
+
 OPEN_MINUTE = 9 * 60  # 09:00
 CLOSE_MINUTE = 15 * 60 + 30  # 15:30
 SESSION_MINUTES = CLOSE_MINUTE - OPEN_MINUTE + 1  # 1-min bars labelled 09:00 .. 15:30
 FIRST_DAY = date(2010, 1, 4)  # no market data before this
 REF_DAY = date(2025, 1, 2)  # universe.csv base prices are closes on this day
-
-_FIXED_HOLIDAYS = (
-    (1, 1),
-    (3, 1),
-    (5, 1),
-    (5, 5),
-    (6, 6),
-    (8, 15),
-    (10, 3),
-    (10, 9),
-    (12, 25),
-    (12, 31),
-)
-_LUNAR_AND_OTHER = {
-    2020: ["0124", "0127", "0415", "0430", "0817", "0930", "1001", "1002"],
-    2021: ["0211", "0212", "0519", "0816", "0920", "0921", "0922", "1004", "1011"],
-    2022: ["0131", "0201", "0202", "0309", "0601", "0909", "0912", "1010"],
-    2023: ["0123", "0124", "0529", "0928", "0929", "1002"],
-    2024: ["0209", "0212", "0410", "0515", "0916", "0917", "0918"],
-    2025: ["0127", "0128", "0129", "0130", "0303", "0506", "0603", "1006", "1007", "1008"],
-    2026: ["0216", "0217", "0218", "0302", "0525", "0603", "0817", "0924", "0925", "1005"],
-    2027: ["0208", "0209", "0513", "0816", "0914", "0915", "0916", "1004", "1011"],
-}
-
-
-def is_holiday(day: date) -> bool:
-    if (day.month, day.day) in _FIXED_HOLIDAYS:
-        return True
-    return f"{day.month:02d}{day.day:02d}" in _LUNAR_AND_OTHER.get(day.year, ())
-
-
-def is_trading_day(day: date) -> bool:
-    return day.weekday() < 5 and not is_holiday(day)
 
 
 @lru_cache(maxsize=12)

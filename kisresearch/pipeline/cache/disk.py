@@ -29,6 +29,8 @@ from typing import Any
 
 import diskcache
 
+from ...errors import UnsafeRow
+
 __all__ = [
     "DBNAME",
     "SQLITE_TIMEOUT",
@@ -46,10 +48,6 @@ DBNAME = "cache.db"
 SQLITE_TIMEOUT = 10.0  # seconds a write waits for another process's transaction
 _CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 _PLAIN, _ZLIB = b"kj1:", b"kz1:"  # our value encodings; anything else is not ours
-
-
-class UnsafeRow(Exception):
-    """A cache row this toolkit did not write (pickle, file-backed, foreign bytes): not decoded."""
 
 
 class JSONDisk(diskcache.Disk):

@@ -6,9 +6,9 @@ A :class:`CachePolicy` is a name, a pure TTL function ``(params, now) -> seconds
 store". Nothing here does I/O or reads a clock: ``now`` (epoch seconds) is always passed in, so
 every rule is tested by handing it a timestamp. :func:`cache_key` is the pure keying rule.
 
-Market time is KRX's: 09:00-15:30 KST (UTC+9, no daylight saving) on weekdays. Holidays are
-optional everywhere (``holidays=`` a set of dates); without them a holiday looks like a weekday
-with no trading, which only costs a few extra requests.
+Market time is KRX's (:mod:`kisresearch.timebase`). The ready-made policies take ``holidays=()``
+(weekdays only): a holiday then looks like a weekday with no trading, which only costs a few
+extra requests; ``holidays=None`` uses KRX's calendar.
 
 Ready-made policies (``endpoints.py`` picks one per endpoint)::
 
@@ -32,22 +32,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from ...errors import ConfigError
+from ...timebase import KST, Holidays, krx_session, kst, until_next_open
 
 log = logging.getLogger("kisresearch.cache")
 
-KST = timezone(timedelta(hours=9), "KST")
-OPEN = time(9, 0)
-CLOSE = time(15, 30)
-
 TTLFunc = Callable[[Mapping[str, str], float], float | None]
-Holidays = Collection[date]
 
 
 _SECRET_NAMES = frozenset({"appkey", "appsecret", "secretkey", "authorization", "approvalkey"})
@@ -132,34 +128,6 @@ def cache_key(namespace: str, endpoint: str, params: Mapping[str, Any]) -> str:
 
 
 # --- market time -------------------------------------------------------------------------------
-
-
-def kst(now: float) -> datetime:
-    """``now`` (epoch seconds) as an aware KST datetime."""
-    return datetime.fromtimestamp(now, KST)
-
-
-def _trading_day(day: date, holidays: Holidays) -> bool:
-    return day.weekday() < 5 and day not in holidays
-
-
-def krx_session(now: float, holidays: Holidays = ()) -> bool:
-    """True while KRX's regular session runs: weekdays 09:00 <= t < 15:30 KST."""
-    t = kst(now)
-    return _trading_day(t.date(), holidays) and OPEN <= t.time() < CLOSE
-
-
-def next_open(now: float, holidays: Holidays = ()) -> float:
-    """Epoch seconds of the first session open strictly after ``now`` (Fri 16:00 -> Mon 09:00)."""
-    t = kst(now)
-    day = t.date() if t.time() < OPEN else t.date() + timedelta(days=1)
-    while not _trading_day(day, holidays):
-        day += timedelta(days=1)
-    return datetime.combine(day, OPEN, KST).timestamp()
-
-
-def until_next_open(now: float, holidays: Holidays = ()) -> float:
-    return next_open(now, holidays) - now
 
 
 def _short(now: float, session_ttl: float, holidays: Holidays) -> float:

@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 import diskcache
 
 from ...config import private_dir, toolkit_dir
-from ...errors import ConfigError, KISError
+from ...errors import ConfigError, KISError, UnsafeRow
 from ...timebase import SYSTEM_CLOCK, Clock
-from .disk import DBNAME, UnsafeRow, create_db, is_corrupt, open_db, quarantine
+from .disk import DBNAME, create_db, is_corrupt, open_db, quarantine
 from .policy import POLICIES, CachePolicy, cache_key, is_error_body, non_empty_success
 
 if TYPE_CHECKING:

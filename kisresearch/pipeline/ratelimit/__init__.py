@@ -67,9 +67,9 @@ than an hour ahead (a clock that jumped back) is discarded.
 """
 
 from .limiter import (
-    MAX_LATE_RESERVES,
     DEFAULT_JITTER_ALLOWANCE,
     DEFAULT_MARGIN,
+    MAX_LATE_RESERVES,
     FileStore,
     Limiter,
     LimiterConfig,
@@ -85,9 +85,9 @@ from .limiter import (
 )
 
 __all__ = [
-    "MAX_LATE_RESERVES",
     "DEFAULT_JITTER_ALLOWANCE",
     "DEFAULT_MARGIN",
+    "MAX_LATE_RESERVES",
     "FileStore",
     "Limiter",
     "LimiterConfig",
