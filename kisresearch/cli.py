@@ -19,8 +19,13 @@ def _demo(args: argparse.Namespace) -> int:
     from .shape.master import universe
 
     codes = universe()["code"].tolist()
-    with KIS.simulator(profile="real", jitter=(0.0, 0.03), latency=(0.01, 0.06), cache=False,
-                       progress=not args.quiet) as kis:
+    with KIS.simulator(
+        profile="real",
+        jitter=(0.0, 0.03),
+        latency=(0.01, 0.06),
+        cache=False,
+        progress=not args.quiet,
+    ) as kis:
         started = time.perf_counter()
         quotes = kis.quotes(codes)
         t_quotes = time.perf_counter() - started
@@ -30,17 +35,25 @@ def _demo(args: argparse.Namespace) -> int:
         truth = kis.sim.truth()
         s = kis.stats.summary()
     limit = kis.limiter_config.rate
-    print(f"kisresearch {__version__} demo on the embedded simulator "
-          f"(real profile: {limit:g} calls/s, 0-30 ms jitter, 10-60 ms latency)")
-    print(f"  quotes, whole universe: {len(quotes):,} rows in {t_quotes:.2f} s, "
-          f"{quotes['error'].notna().sum()} rows with errors")
+    print(
+        f"kisresearch {__version__} demo on the embedded simulator "
+        f"(real profile: {limit:g} calls/s, 0-30 ms jitter, 10-60 ms latency)"
+    )
+    print(
+        f"  quotes, whole universe: {len(quotes):,} rows in {t_quotes:.2f} s, "
+        f"{quotes['error'].notna().sum()} rows with errors"
+    )
     rate = 100 / t_detail if t_detail else float("nan")
-    print(f"  detail quotes, 100 symbols: {len(detail)} rows in {t_detail:.2f} s = "
-          f"{rate:.1f} calls/s ({rate / limit:.0%} of the {limit:g}/s limit)")
-    print(f"  API calls: {s['calls']} (server accepted {truth['accepted']}, "
-          f"rejected {truth['rejected']} with EGW00201), retries {s['retries']}, "
-          f"errors {s['errors']}, "
-          f"most calls in any 1-s window {truth['max_in_window']}")
+    print(
+        f"  detail quotes, 100 symbols: {len(detail)} rows in {t_detail:.2f} s = "
+        f"{rate:.1f} calls/s ({rate / limit:.0%} of the {limit:g}/s limit)"
+    )
+    print(
+        f"  API calls: {s['calls']} (server accepted {truth['accepted']}, "
+        f"rejected {truth['rejected']} with EGW00201), retries {s['retries']}, "
+        f"errors {s['errors']}, "
+        f"most calls in any 1-s window {truth['max_in_window']}"
+    )
     with pd.option_context("display.width", 120, "display.max_columns", 10):
         print(detail[["price", "change_pct", "volume", "per", "pbr", "error"]].head(10))
     return 0
@@ -49,13 +62,23 @@ def _demo(args: argparse.Namespace) -> int:
 def _sim(args: argparse.Namespace) -> int:
     from .sim import Simulator
 
-    sim = Simulator(profile=args.profile, rate=args.rate, window=args.window,
-                    jitter=(0.0, args.jitter), latency=(0.0, args.latency), seed=args.seed,
-                    port=args.port, host=args.host)
+    sim = Simulator(
+        profile=args.profile,
+        rate=args.rate,
+        window=args.window,
+        jitter=(0.0, args.jitter),
+        latency=(0.0, args.latency),
+        seed=args.seed,
+        port=args.port,
+        host=args.host,
+    )
     url = f"http://{args.host}:{args.port}"
-    print(f"KIS simulator ({args.profile} profile) on {url}; Ctrl-C stops.\n"
-          f"  export KIS_BASE_URL={url} KIS_APP_KEY={sim.app_key} "
-          f"KIS_APP_SECRET={sim.app_secret} KIS_ACCOUNT={sim.account}", file=sys.stderr)
+    print(
+        f"KIS simulator ({args.profile} profile) on {url}; Ctrl-C stops.\n"
+        f"  export KIS_BASE_URL={url} KIS_APP_KEY={sim.app_key} "
+        f"KIS_APP_SECRET={sim.app_secret} KIS_ACCOUNT={sim.account}",
+        file=sys.stderr,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         sim.serve_forever()
     return 0

@@ -1,34 +1,20 @@
-"""The facade: ``KIS``. Each method validates input, plans requests, runs them, shapes a frame.
+"""The facade: ``KIS``. It builds the parts from settings and wires them; nothing else.
 
-The client only composes the parts::
-
-    plan (endpoints.py) -> batch.py -> cache.py -> retry.py -> ratelimit.py -> auth.py
-         -> transport.py ;  stats.py hears every attempt, wait and cache lookup ;
-    frames.py shapes the answers.
-
-This module builds the client and runs the pipeline (``_fetch``, ``_run``); the public methods
-live by area in :mod:`kisresearch.methods` and are mixed in here.
+The public methods live by area in :mod:`kisresearch.methods` and are mixed in here; they
+reach the parts only through ``self.pipeline``, a :class:`~kisresearch.pipeline.flow.Pipeline`
+(the data flow is drawn in :mod:`kisresearch.pipeline`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from .config import ENVIRONMENTS, Credentials, env_str, toolkit_dir
-from .errors import (
-    APIError,
-    ConfigError,
-    KISError,
-    RateLimited,
-    TokenInvalid,
-)
+from .errors import ConfigError
 from .methods import (
     AccountMethods,
     BarMethods,
@@ -36,20 +22,21 @@ from .methods import (
     QuoteMethods,
     ReferenceMethods,
 )
-from .methods._base import Fetched, describe
 from .methods.reference import MASTER
 from .observe.logs import register_secret
 from .observe.stats import StatsManager
-from .pipeline.batch import BatchRunner, Outcome
-from .pipeline.cache import POLICIES, ResponseCache
+from .pipeline.auth import TokenManager
+from .pipeline.batch import BatchRunner
+from .pipeline.cache import ResponseCache
+from .pipeline.flow import Pipeline
 from .pipeline.ratelimit import LimiterConfig, make_limiter
-from .pipeline.retry import RetryPolicy, retrying
-from .pipeline.transport import Request, Response, Transport
+from .pipeline.retry import RetryPolicy
+from .pipeline.transport import Transport
 from .plan import endpoints as ep
-from .shape.master import MASTER_URL, download_master
-from .timebase import KST, SYSTEM_CLOCK, Clock, FollowingClock
+from .shape.master import MASTER_URL
+from .timebase import SYSTEM_CLOCK, Clock, FollowingClock
 
-__all__ = ["KIS", "Fetched", "describe"]
+__all__ = ["KIS"]
 
 log = logging.getLogger(__name__)
 
@@ -122,87 +109,106 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         clock: Clock = SYSTEM_CLOCK,
         simulator: Any = None,
     ) -> None:
-        _check_settings(workers, timeout, cache_ttl)
-        self._sim = simulator
-        self._own_sim = False
-        app_key = app_key or env_str("KIS_APP_KEY")
-        app_secret = app_secret or env_str("KIS_APP_SECRET")
-        account = account or env_str("KIS_ACCOUNT")
-        env = env or env_str("KIS_ENV")
-        base_url = base_url or env_str("KIS_BASE_URL")
-        if simulator is None and not (app_key or app_secret or env or base_url):
-            from .sim import Simulator
-
-            self._sim = Simulator()
-            self._sim.start()
-            self._own_sim = True
-            if not _said_simulator.is_set():
-                _said_simulator.set()
-                log.warning("no KIS credentials set (KIS_APP_KEY, KIS_APP_SECRET): "
-                            "using the embedded simulator at %s", self._sim.base_url)
+        _check_settings(workers, timeout, cache_ttl, item_timeout)
+        self._sim, self._own_sim = _simulator(simulator, app_key, app_secret, env, base_url)
         try:
-            if self._sim is not None:
-                app_key, app_secret = self._sim.app_key, self._sim.app_secret
-                account = account or self._sim.account
-                env, base_url = self._sim.profile, self._sim.base_url
-                rate = rate if rate is not None else self._sim.rate
-                self.namespace = "sim"
-            else:
-                env = env or "real"
-                if env not in ENVIRONMENTS:
-                    raise ConfigError(f"env must be 'real' or 'paper', got {env!r}")
-                missing = [n for n, v in (("KIS_APP_KEY", app_key), ("KIS_APP_SECRET", app_secret))
-                           if not v]
-                if missing:
-                    raise ConfigError(f"env={env!r} needs credentials: set {' and '.join(missing)} "
-                                      "(or pass app_key= / app_secret=)")
-                self.namespace = env if base_url is None else f"url:{base_url.rstrip('/')}"
-                base_url = base_url or ENVIRONMENTS[env]
-            assert app_key and app_secret and base_url
-            for secret in (app_key, app_secret, account):
-                if secret:
-                    register_secret(secret)
-            self.env: str = env
-            self._creds = Credentials(app_key, app_secret, account)
-            if self._sim is not None and clock is SYSTEM_CLOCK:
-                clock = FollowingClock(self._sim.now)
-            self._clock = clock
-            self.home = toolkit_dir(home)
-
-            options = dict(limiter_options or {})
-            if rate is not None:
-                if "rate" in options and options["rate"] != rate:
-                    raise ConfigError(f"rate={rate!r} and limiter_options rate="
-                                      f"{options['rate']!r} disagree: give one")
-                options["rate"] = rate
-            self.limiter_config = LimiterConfig.for_env(env, **options)
-            spec = limiter if limiter is not None else env_str("KIS_LIMITER")
-            self.limiter = make_limiter(spec, self.limiter_config,
-                                        key_id=self._creds.key_id(base_url), home=self.home,
-                                        clock=clock)
-            self.stats = StatsManager(clock=clock, limit=self.limiter_config.rate)
-            self.transport = Transport(base_url, timeout=timeout, pool_size=max(workers, 8))
-            from .pipeline.auth import TokenManager
-
-            self.auth = TokenManager(self.transport, self._creds, self.home, clock=clock,
-                                     on_issue=self.stats.record_token)
-            self.cache: ResponseCache | None = None
-            if cache is not False:
-                folder = self.home / "cache" if cache is True else Path(cache)
-                self.cache = ResponseCache(folder, clock=clock, ttl_overrides=cache_ttl)
-                self.cache.on_event = self.stats.record_cache
-            self.retry_policy = retry or RetryPolicy.from_env()
-            if item_timeout is not None and item_timeout <= 0:
-                raise ConfigError(f"item_timeout must be positive or None, got {item_timeout!r}")
-            self._runner = BatchRunner(workers=workers, progress=progress, clock=clock,
-                                       timeout=item_timeout)
-            default_master = (f"{self._sim.base_url}/common/master/" if self._sim is not None
-                              else env_str("KIS_MASTER_URL", MASTER_URL))
-            self.master_url: str = (master_url or default_master or MASTER_URL).rstrip("/") + "/"
+            self._wire(
+                app_key=app_key,
+                app_secret=app_secret,
+                account=account,
+                env=env,
+                base_url=base_url,
+                limiter=limiter,
+                rate=rate,
+                limiter_options=limiter_options,
+                cache=cache,
+                cache_ttl=cache_ttl,
+                workers=workers,
+                timeout=timeout,
+                item_timeout=item_timeout,
+                master_url=master_url,
+                progress=progress,
+                home=home,
+                retry=retry,
+                clock=clock,
+            )
         except BaseException:
             if self._own_sim:  # a bad setting must not leave a server running
                 self._sim.stop()
             raise
+
+    def _wire(
+        self,
+        *,
+        app_key: str | None,
+        app_secret: str | None,
+        account: str | None,
+        env: str | None,
+        base_url: str | None,
+        limiter: str | bool | None,
+        rate: float | None,
+        limiter_options: Mapping[str, Any] | None,
+        cache: bool | str | Path,
+        cache_ttl: Mapping[str, float | None] | None,
+        workers: int,
+        timeout: float,
+        item_timeout: float | None,
+        master_url: str | None,
+        progress: bool | None,
+        home: str | Path | None,
+        retry: RetryPolicy | None,
+        clock: Clock,
+    ) -> None:
+        """Build the parts from settings and join them into the pipeline."""
+        sim = self._sim
+        creds, self.env, base_url, self.namespace = _server(
+            sim, app_key, app_secret, account, env, base_url
+        )
+        if sim is not None:
+            rate = rate if rate is not None else sim.rate
+            if clock is SYSTEM_CLOCK:
+                clock = FollowingClock(sim.now)
+        self.home = toolkit_dir(home)
+        self.limiter_config = LimiterConfig.for_env(
+            self.env, **_limiter_options(rate, limiter_options)
+        )
+        spec = limiter if limiter is not None else env_str("KIS_LIMITER")
+        self.limiter = make_limiter(
+            spec, self.limiter_config, key_id=creds.key_id(base_url), home=self.home, clock=clock
+        )
+        self.stats = StatsManager(clock=clock, limit=self.limiter_config.rate)
+        self.transport = Transport(base_url, timeout=timeout, pool_size=max(workers, 8))
+        self.auth = TokenManager(
+            self.transport, creds, self.home, clock=clock, on_issue=self.stats.record_token
+        )
+        self.cache: ResponseCache | None = None
+        if cache is not False:
+            folder = self.home / "cache" if cache is True else Path(cache)
+            self.cache = ResponseCache(folder, clock=clock, ttl_overrides=cache_ttl)
+            self.cache.on_event = self.stats.record_cache
+        self.retry_policy = retry or RetryPolicy.from_env()
+        self.pipeline = Pipeline(
+            env=self.env,
+            namespace=self.namespace,
+            simulated=sim is not None,
+            credentials=creds,
+            transport=self.transport,
+            auth=self.auth,
+            limiter=self.limiter,
+            retry_policy=self.retry_policy,
+            stats=self.stats,
+            cache=self.cache,
+            runner=BatchRunner(
+                workers=workers, progress=progress, clock=clock, timeout=item_timeout
+            ),
+            clock=clock,
+        )
+        default_master = (
+            f"{sim.base_url}/common/master/"
+            if sim is not None
+            else env_str("KIS_MASTER_URL", MASTER_URL)
+        )
+        self.master_url: str = (master_url or default_master or MASTER_URL).rstrip("/") + "/"
 
     # -- construction helpers --------------------------------------------------------------
 
@@ -219,8 +225,20 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         from .sim import Simulator
         from .sim.process import SimulatorProcess
 
-        client_keys = {"limiter", "limiter_options", "cache", "cache_ttl", "workers", "timeout",
-                       "item_timeout", "master_url", "progress", "home", "retry", "clock"}
+        client_keys = {
+            "limiter",
+            "limiter_options",
+            "cache",
+            "cache_ttl",
+            "workers",
+            "timeout",
+            "item_timeout",
+            "master_url",
+            "progress",
+            "home",
+            "retry",
+            "clock",
+        }
         client_opts = {k: options.pop(k) for k in list(options) if k in client_keys}
         sim = SimulatorProcess(**options) if process else Simulator(**options)
         sim.start()
@@ -243,12 +261,14 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
 
     def __repr__(self) -> str:
         where = "simulator" if self._sim is not None else self.env
-        return (f"KIS(env={self.env!r}, server={where}, base_url={self.base_url!r}, "
-                f"rate={self.limiter_config.rate:g}/s)")
+        return (
+            f"KIS(env={self.env!r}, server={where}, base_url={self.base_url!r}, "
+            f"rate={self.limiter_config.rate:g}/s)"
+        )
 
     def close(self) -> None:
         """Stop workers, close the HTTP session and cache; stop an owned simulator."""
-        self._runner.close()
+        self.pipeline.runner.close()
         self.transport.close()
         if self.cache is not None:
             self.cache.close()
@@ -264,117 +284,13 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
 
     # -- the pipeline ----------------------------------------------------------------------
 
-    def _send(self, request: Request) -> Response:
-        """One attempt: auth headers, a limiter slot, HTTP; one stats event per attempt. A
-        rejected token is dropped and the attempt made once more with a fresh one."""
-        for refreshed in (False, True):
-            # Headers first: a token issuance must not sit between the limiter's slot and
-            # the send, or calls reserved apart would leave together.
-            headers = self.auth.headers()
-            waited = self.limiter.acquire()
-            if waited > 0:
-                self.stats.record_wait(waited)
-            started = self._clock.now()
-            try:
-                response = self.transport.send(request, headers)
-            except KISError as exc:
-                self._record(request, started, exc)
-                if isinstance(exc, RateLimited):
-                    self.limiter.on_rate_limited()
-                if isinstance(exc, TokenInvalid) and not refreshed:
-                    log.info("%s: the server rejected the token; getting another", exc.msg_cd)
-                    self.auth.invalidate(headers["authorization"].removeprefix("Bearer "))
-                    continue
-                raise
-            self._record(request, started, None)
-            return response
-        raise AssertionError("unreachable")
 
-    def _record(self, request: Request, started: float, exc: BaseException | None) -> None:
-        latency = self._clock.now() - started
-        if exc is None:
-            outcome, code = "ok", None
-        elif isinstance(exc, RateLimited):
-            outcome, code = "rate_limited", exc.msg_cd
-        elif isinstance(exc, APIError):
-            outcome, code = "error", exc.msg_cd
-        else:
-            outcome, code = "transport", type(exc).__name__
-        self.stats.record_attempt(request.name, request.tr_id, started, latency, outcome, code)
-
-    def _call(self, request: Request) -> Response:
-        """One request with retries (EGW00201, transient faults)."""
-
-        def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
-            self.stats.record_retry(request.name, getattr(exc, "msg_cd", type(exc).__name__))
-
-        return retrying(self.retry_policy, sleep=self._clock.sleep, on_retry=on_retry)(
-            self._send, request)
-
-    def _fetch(
-        self,
-        endpoint: ep.Endpoint,
-        params: Mapping[str, str],
-        *,
-        symbol: str | None = None,
-        use_cache: bool = True,
-        refresh: bool = False,
-        pages: Callable[[Response], Request | None] | None = None,
-    ) -> Fetched:
-        """A logical request through the cache: one call, or all its pages merged.
-
-        ``pages(response)`` returns the request for the next page, or None after the last.
-        """
-        cache = self.cache if use_cache else None
-        key = cache.key(self.namespace, endpoint.name, params) if cache is not None else ""
-        if cache is not None and not refresh:
-            hit = cache.get(key, endpoint=endpoint.name)
-            if hit is not None:
-                return Fetched(hit.payload, True, hit.fetched_at)
-        request: Request | None = endpoint.request(self.env, params)
-        body: dict[str, Any] = {}
-        while request is not None:
-            response = self._call(request)
-            body = _merge_pages(body, response.body, endpoint.rows_key)
-            request = pages(response) if pages else None
-        now = self._clock.now()
-        if cache is not None:
-            policy = POLICIES[endpoint.cache]
-            cache.set(key, body, ttl=policy.ttl_for(params, body, now), endpoint=endpoint.name,
-                      symbol=symbol, fetched_at=now)
-        return Fetched(body, False, now)
-
-    def _run(self, items: Sequence[Any], fn: Callable[[Any], Any], desc: str,
-             progress: bool | None) -> list[Outcome]:
-        return self._runner.run(items, fn, desc=desc, progress=progress)
-
-    def _provenance(self, df: pd.DataFrame, endpoint: ep.Endpoint | None,
-                    fetched: Sequence[Fetched], **extra: Any) -> pd.DataFrame:
-        stamps = [f.fetched_at for f in fetched]
-        df.attrs.update(
-            endpoint=endpoint.path if endpoint is not None else None,
-            tr_id=endpoint.tr_id_for(self.env) if endpoint is not None else None,
-            env="simulator" if self._sim is not None else self.env,
-            fetched_at=_iso(max(stamps)) if stamps else None,
-            answers=len(fetched),
-            from_cache=sum(f.from_cache for f in fetched),
-            **extra,
-        )
-        return df
-
-    def _today(self) -> date:
-        """Today in KST, the market's calendar."""
-        return datetime.fromtimestamp(self._clock.now(), KST).date()
-
-    def _now(self) -> float:
-        return self._clock.now()
-
-    def _download(self, url: str) -> bytes:
-        return download_master(url, self.transport.timeout)
-
-
-def _check_settings(workers: object, timeout: object,
-                    cache_ttl: Mapping[str, float | None] | None) -> None:
+def _check_settings(
+    workers: object,
+    timeout: object,
+    cache_ttl: Mapping[str, float | None] | None,
+    item_timeout: float | None,
+) -> None:
     """The client's own numeric settings and the ``cache_ttl`` names, before anything starts."""
     if isinstance(workers, bool) or not isinstance(workers, int | float):
         raise TypeError(f"workers must be an int, got {workers!r}")
@@ -384,25 +300,97 @@ def _check_settings(workers: object, timeout: object,
         raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
     if not timeout > 0 or timeout == float("inf"):
         raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if item_timeout is not None and item_timeout <= 0:
+        raise ConfigError(f"item_timeout must be positive or None, got {item_timeout!r}")
     known = {*ep.ALL, MASTER}
     unknown = sorted(set(cache_ttl or {}) - known, key=str)
     if unknown:
-        raise ConfigError(f"cache_ttl names unknown endpoints {', '.join(map(repr, unknown))}: "
-                          f"expected some of {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"cache_ttl names unknown endpoints {', '.join(map(repr, unknown))}: "
+            f"expected some of {', '.join(sorted(known))}"
+        )
 
 
-def _merge_pages(acc: dict[str, Any], body: dict[str, Any],
-                 rows_key: str | None) -> dict[str, Any]:
-    """Join a further page to the first: its rows (``rows_key``) are appended; everything else
-    (a summary such as the balance's ``output2``, taken once) stays the first page's."""
-    if not acc:
-        return dict(body)
-    merged = dict(acc)
-    rows = body.get(rows_key) if rows_key else None
-    if rows_key and isinstance(rows, list) and isinstance(merged.get(rows_key), list):
-        merged[rows_key] = merged[rows_key] + rows
+def _simulator(
+    simulator: Any,
+    app_key: str | None,
+    app_secret: str | None,
+    env: str | None,
+    base_url: str | None,
+) -> tuple[Any, bool]:
+    """The simulator to use and whether the client owns it: the one given, else a new embedded
+    one when nothing names a server (no key, secret, env or base URL, here or in KIS_*)."""
+    if simulator is not None:
+        return simulator, False
+    if (
+        app_key
+        or app_secret
+        or env
+        or base_url
+        or any(env_str(n) for n in ("KIS_APP_KEY", "KIS_APP_SECRET", "KIS_ENV", "KIS_BASE_URL"))
+    ):
+        return None, False
+    from .sim import Simulator
+
+    sim = Simulator()
+    sim.start()
+    if not _said_simulator.is_set():
+        _said_simulator.set()
+        log.warning(
+            "no KIS credentials set (KIS_APP_KEY, KIS_APP_SECRET): "
+            "using the embedded simulator at %s",
+            sim.base_url,
+        )
+    return sim, True
+
+
+def _server(
+    sim: Any,
+    app_key: str | None,
+    app_secret: str | None,
+    account: str | None,
+    env: str | None,
+    base_url: str | None,
+) -> tuple[Credentials, str, str, str]:
+    """Credentials, environment, base URL and cache namespace, from the arguments, the KIS_*
+    variables or the simulator; every secret is registered for redaction."""
+    app_key = app_key or env_str("KIS_APP_KEY")
+    app_secret = app_secret or env_str("KIS_APP_SECRET")
+    account = account or env_str("KIS_ACCOUNT")
+    env = env or env_str("KIS_ENV")
+    base_url = base_url or env_str("KIS_BASE_URL")
+    if sim is not None:
+        app_key, app_secret = sim.app_key, sim.app_secret
+        account = account or sim.account
+        env, base_url, namespace = sim.profile, sim.base_url, "sim"
+    else:
+        env = env or "real"
+        if env not in ENVIRONMENTS:
+            raise ConfigError(f"env must be 'real' or 'paper', got {env!r}")
+        missing = [
+            n for n, v in (("KIS_APP_KEY", app_key), ("KIS_APP_SECRET", app_secret)) if not v
+        ]
+        if missing:
+            raise ConfigError(
+                f"env={env!r} needs credentials: set {' and '.join(missing)} "
+                "(or pass app_key= / app_secret=)"
+            )
+        namespace = env if base_url is None else f"url:{base_url.rstrip('/')}"
+        base_url = base_url or ENVIRONMENTS[env]
+    assert app_key and app_secret and base_url and env
+    for secret in (app_key, app_secret, account):
+        if secret:
+            register_secret(secret)
+    return Credentials(app_key, app_secret, account), env, base_url, namespace
+
+
+def _limiter_options(rate: float | None, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``limiter_options`` with ``rate=`` folded in; the two must agree when both are given."""
+    merged = dict(options or {})
+    if rate is not None:
+        if "rate" in merged and merged["rate"] != rate:
+            raise ConfigError(
+                f"rate={rate!r} and limiter_options rate={merged['rate']!r} disagree: give one"
+            )
+        merged["rate"] = rate
     return merged
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

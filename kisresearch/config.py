@@ -47,8 +47,9 @@ def is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def check_setting(kind: str, checks: Mapping[str, Check], label: str, name: str,
-                  value: Any) -> None:
+def check_setting(
+    kind: str, checks: Mapping[str, Check], label: str, name: str, value: Any
+) -> None:
     """Raise ConfigError naming ``label`` and the value unless ``checks[name]`` accepts it."""
     ok, must = checks[name]
     if not ok(value):

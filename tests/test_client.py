@@ -97,7 +97,7 @@ def test_no_credentials_means_the_embedded_simulator(home):
 
 
 def test_no_secret_in_repr_or_errors(kis, sim):
-    text = repr(kis) + repr(kis.auth) + repr(kis._creds)
+    text = repr(kis) + repr(kis.auth) + repr(kis.pipeline.credentials)
     kis.quotes("005930")
     token = kis.auth.token()
     for secret in (sim.app_key, sim.app_secret, sim.account, token):

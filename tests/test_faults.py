@@ -402,7 +402,7 @@ def test_no_secret_leaks_from_a_faulted_run(home, tmp_path, caplog):
                     repr(kis.auth),
                     repr(kis.transport),
                     repr(kis.limiter),
-                    repr(kis._creds),
+                    repr(kis.pipeline.credentials),
                     repr(kis.stats),
                 ]
                 exports.append(str(kis.stats.summary()))

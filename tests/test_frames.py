@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from kisresearch.client import _merge_pages
+from kisresearch.pipeline.flow import merge_pages
 from kisresearch.shape import frames
 from kisresearch.shape.frames import Col, Piece
 from kisresearch.shape.master import parse_master
@@ -36,8 +36,15 @@ def test_kinds_convert_strings_to_typed_columns():
         {"i": "10", "f": "1.50", "s": " a ", "d": "20240131", "k": "20240131093000", "y": "Y"},
         {"i": "-3", "f": "-0.25", "s": "b", "d": "20240201", "k": "20240201153000", "y": "N"},
     ]
-    cols = [Col("i", "i"), Col("i", "I", "Int"), Col("f", "f", "float"), Col("s", "s", "str"),
-            Col("d", "d", "date"), Col("k", "k", "kst"), Col("y", "y", "yn")]
+    cols = [
+        Col("i", "i"),
+        Col("i", "I", "Int"),
+        Col("f", "f", "float"),
+        Col("s", "s", "str"),
+        Col("d", "d", "date"),
+        Col("k", "k", "kst"),
+        Col("y", "y", "yn"),
+    ]
     df = frames.table(rows, cols)
     assert df["i"].dtype == "int64" and df["i"].tolist() == [10, -3]
     assert df["I"].dtype == "Int64"
@@ -50,8 +57,10 @@ def test_kinds_convert_strings_to_typed_columns():
 
 
 def test_blank_values_are_missing_and_make_ints_nullable():
-    df = frames.table([{"i": "1", "d": ""}, {"i": "  ", "d": "20240131"}, None],
-                      [Col("i", "i"), Col("d", "d", "date")])
+    df = frames.table(
+        [{"i": "1", "d": ""}, {"i": "  ", "d": "20240131"}, None],
+        [Col("i", "i"), Col("d", "d", "date")],
+    )
     assert df["i"].dtype == "Int64" and df["i"].isna().tolist() == [False, True, True]
     assert df["d"].isna().tolist() == [True, False, True]
 
@@ -67,9 +76,16 @@ def test_long_frame_orders_dedupes_and_keeps_error_rows():
     cols = [Col("d", "date", "date"), Col("v", "value")]
     newer = Piece("B", [{"d": "20240103", "v": "3"}, {"d": "20240102", "v": "2"}], True, 100.0)
     older = Piece("B", [{"d": "20240102", "v": "99"}, {"d": "20240101", "v": "1"}], False, 50.0)
-    df = frames.long_frame([newer, older, Piece("A", error="no bars"),
-                            Piece("C", [{"d": "20240105", "v": "5"}], False, 70.0)],
-                           cols, key="date")
+    df = frames.long_frame(
+        [
+            newer,
+            older,
+            Piece("A", error="no bars"),
+            Piece("C", [{"d": "20240105", "v": "5"}], False, 70.0),
+        ],
+        cols,
+        key="date",
+    )
     assert df["symbol"].tolist() == ["B", "B", "B", "A", "C"]  # order of first appearance
     assert df["date"].dt.day.tolist()[:3] == [1, 2, 3]  # ascending within a symbol
     assert df["value"].tolist()[:3] == [1, 2, 3]  # the seam's duplicate: the newer page wins
@@ -86,8 +102,13 @@ def test_long_frame_orders_dedupes_and_keeps_error_rows():
 def test_long_frame_of_nothing_has_the_columns():
     df = frames.long_frame([], frames.DAILY_COLUMNS, key="date")
     assert df.empty
-    assert list(df.columns) == ["symbol", *(c.name for c in frames.DAILY_COLUMNS), "error",
-                                "from_cache", "fetched_at"]
+    assert list(df.columns) == [
+        "symbol",
+        *(c.name for c in frames.DAILY_COLUMNS),
+        "error",
+        "from_cache",
+        "fetched_at",
+    ]
 
 
 # --- one shaper per endpoint ------------------------------------------------------------------
@@ -106,12 +127,15 @@ def test_daily_bars():
 
 
 def test_minute_bars_are_kst_timestamps():
-    rows = [frames.with_fields(r, _time=frames.minute_stamp(r))
-            for r in frames.rows_of(load("time_dailychartprice"), "output2", "stck_cntg_hour")]
+    rows = [
+        frames.with_fields(r, _time=frames.minute_stamp(r))
+        for r in frames.rows_of(load("time_dailychartprice"), "output2", "stck_cntg_hour")
+    ]
     df = frames.long_frame([Piece("005930", rows)], frames.MINUTE_COLUMNS, key="time")
     assert str(df["time"].dtype.tz) == "Asia/Seoul"
-    assert df["time"].tolist() == [pd.Timestamp(f"2026-11-20 09:0{m}", tz="Asia/Seoul")
-                                   for m in range(3)]
+    assert df["time"].tolist() == [
+        pd.Timestamp(f"2026-11-20 09:0{m}", tz="Asia/Seoul") for m in range(3)
+    ]
     assert df["cum_value_traded"].is_monotonic_increasing
     assert df.loc[0, "close"] == 52700 and df["volume"].dtype == "int64"
 
@@ -136,15 +160,18 @@ def test_order_book_levels_long_and_wide():
     body = load("asking_price")
     out1 = body["output1"]
     stamp = frames.book_stamp(out1["aspr_acpt_hour"], kst_epoch("2026-11-27 18:00"))
-    long = frames.long_frame([Piece("005930", frames.book_levels(out1, stamp))],
-                             frames.BOOK_COLUMNS, key="level")
+    long = frames.long_frame(
+        [Piece("005930", frames.book_levels(out1, stamp))], frames.BOOK_COLUMNS, key="level"
+    )
     assert long["level"].tolist() == list(range(1, 11))
     assert (long["ask"].diff().dropna() > 0).all() and (long["bid"].diff().dropna() < 0).all()
     assert long.loc[0, "ask"] == int(out1["askp1"]) and long.loc[9, "bid_size"] == int(
-        out1["bidp_rsqn10"])
+        out1["bidp_rsqn10"]
+    )
     assert long["time"].iloc[0] == pd.Timestamp("2026-11-27 15:30", tz="Asia/Seoul")
-    wide = frames.by_symbol(["005930"], [{**body["output2"], **out1, "_time": stamp}], [None],
-                            frames.BOOK_WIDE_COLUMNS)
+    wide = frames.by_symbol(
+        ["005930"], [{**body["output2"], **out1, "_time": stamp}], [None], frames.BOOK_WIDE_COLUMNS
+    )
     assert wide.loc["005930", "total_ask_size"] == int(out1["total_askp_rsqn"])
     assert wide.loc["005930", "total_ask_size"] == long["ask_size"].sum()
     assert wide.loc["005930", "ask_10"] == long.loc[9, "ask"]
@@ -184,17 +211,20 @@ def test_overseas_change_is_signed_by_sign():
     got = df.loc["AAPL"]
     assert got["change"] == pytest.approx(got["price"] - got["prev_close"])
     assert df["price"].dtype == "float64" and df["volume"].dtype == "int64"
-    rows = [frames.with_fields(r, _excd="NAS", _diff=frames.signed(r))
-            for r in frames.rows_of(load("overseas_dailyprice"), "output2", "xymd")]
+    rows = [
+        frames.with_fields(r, _excd="NAS", _diff=frames.signed(r))
+        for r in frames.rows_of(load("overseas_dailyprice"), "output2", "xymd")
+    ]
     daily = frames.long_frame([Piece("AAPL", rows)], frames.OVERSEAS_DAILY_COLUMNS, key="date")
     assert daily["date"].is_monotonic_increasing
-    assert (daily["change"].iloc[1:].to_numpy() == pytest.approx(
-        daily["close"].diff().iloc[1:].to_numpy()))
+    assert daily["change"].iloc[1:].to_numpy() == pytest.approx(
+        daily["close"].diff().iloc[1:].to_numpy()
+    )
 
 
 def test_balance_pages_join_rows_and_keep_one_summary():
     first, second = load("balance_page1")["body"], load("balance_page2")["body"]
-    merged = _merge_pages(_merge_pages({}, first, "output1"), second, "output1")
+    merged = merge_pages(merge_pages({}, first, "output1"), second, "output1")
     assert len(merged["output1"]) == len(first["output1"]) + len(second["output1"])
     assert merged["output2"] == first["output2"]  # not one summary per page
     held = frames.holdings(frames.rows_of(merged, "output1", "pdno"))
@@ -208,11 +238,19 @@ def test_balance_pages_join_rows_and_keep_one_summary():
 
 def test_quotes_provenance_columns():
     rows = load("intstock_multprice")["output"]
-    df = frames.by_symbol(["005930", "000660"], rows, [None, None], frames.MULTIQUOTE_COLUMNS,
-                          [True, False], [0.0, 60.0])
+    df = frames.by_symbol(
+        ["005930", "000660"],
+        rows,
+        [None, None],
+        frames.MULTIQUOTE_COLUMNS,
+        [True, False],
+        [0.0, 60.0],
+    )
     assert df["from_cache"].tolist() == [True, False]
-    assert df["fetched_at"].tolist() == [datetime.fromtimestamp(0, UTC),
-                                         datetime.fromtimestamp(60, UTC)]
+    assert df["fetched_at"].tolist() == [
+        datetime.fromtimestamp(0, UTC),
+        datetime.fromtimestamp(60, UTC),
+    ]
 
 
 # --- master files -----------------------------------------------------------------------------

@@ -65,11 +65,16 @@ def test_history_of_many_symbols_is_long_and_in_the_order_asked(kis, sim):
 
 def aggregate(daily: pd.DataFrame, freq: str) -> pd.DataFrame:
     groups = daily.groupby(daily["date"].dt.to_period(freq))
-    return pd.DataFrame({
-        "date": groups["date"].max(), "open": groups["open"].first(),
-        "high": groups["high"].max(), "low": groups["low"].min(),
-        "close": groups["close"].last(), "volume": groups["volume"].sum(),
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "date": groups["date"].max(),
+            "open": groups["open"].first(),
+            "high": groups["high"].max(),
+            "low": groups["low"].min(),
+            "close": groups["close"].last(),
+            "volume": groups["volume"].sum(),
+        }
+    ).reset_index(drop=True)
 
 
 def test_weekly_bars_across_a_page_seam_match_the_daily_bars(kis, sim):
@@ -106,8 +111,11 @@ def test_adjusted_and_raw_differ_across_a_split(kis):
     before, after = adj.index < "2021-04-15", adj.index >= "2021-04-15"
     assert ((raw["close"] / adj["close"])[before].round() == 5).all()
     assert (raw["volume"][before] * 5 == adj["volume"][before]).all()
-    assert (raw.loc[after, ["open", "close", "volume"]] == adj.loc[after, ["open", "close",
-                                                                            "volume"]]).all().all()
+    assert (
+        (raw.loc[after, ["open", "close", "volume"]] == adj.loc[after, ["open", "close", "volume"]])
+        .all()
+        .all()
+    )
     assert adj.loc["2021-04-15", "modified"] and not raw["modified"].any()
 
 
@@ -126,9 +134,13 @@ def test_history_of_100_symbols_runs_through_the_batch_engine(kis, sim):
     df = kis.history(codes, "2024-01-01", "2024-12-31")
     truth = sim.truth()
     assert truth["by_tr_id"]["FHKST03010100"] == 300 and truth["rejected"] == 0
-    assert df.groupby("symbol").size().eq(len(days_between(date(2024, 1, 1),
-                                                           date(2024, 12, 31)))).all()
-    assert kis._runner.history[-1].desc == "history"  # pooled: batches were recorded
+    assert (
+        df.groupby("symbol")
+        .size()
+        .eq(len(days_between(date(2024, 1, 1), date(2024, 12, 31))))
+        .all()
+    )
+    assert kis.pipeline.runner.history[-1].desc == "history"  # pooled: batches were recorded
 
 
 # --- minute bars ----------------------------------------------------------------------------
@@ -154,8 +166,7 @@ def test_past_day_minute_bars_page_and_add_up_to_the_daily_bar(kis, sim):
 
 def test_minute_window_pages_only_as_far_as_needed(kis, sim):
     day = past_day(sim)
-    df = kis.minute_bars(["005930", "000660", "999999"], date=str(day), start="10:00",
-                         end="12:00")
+    df = kis.minute_bars(["005930", "000660", "999999"], date=str(day), start="10:00", end="12:00")
     assert calls(sim, "FHKST03010230") == 2 * 2 + 1
     for code in ("005930", "000660"):
         times = df[df["symbol"] == code]["time"]
@@ -208,8 +219,9 @@ def test_investors(kis, sim):
     assert len(one) == 30 and one["date"].is_unique and one["date"].is_monotonic_increasing
     assert one["individual_net"].dtype == "Int64"
     closed = one.dropna(subset=["foreign_net"])
-    assert ((closed["individual_net"] + closed["foreign_net"] + closed["institution_net"]) == 0
-            ).all()  # the simulator's individuals take the other side
+    assert (
+        (closed["individual_net"] + closed["foreign_net"] + closed["institution_net"]) == 0
+    ).all()  # the simulator's individuals take the other side
     bars = kis.history("005930", one["date"].min(), one["date"].max(), adjusted=False)
     assert one["close"].tolist() == bars["close"].tolist()
 
@@ -243,13 +255,13 @@ def test_quotes_say_where_rows_came_from(sim, home):
 def test_symbols_from_the_master_files_cached_for_a_day(sim, home, monkeypatch):
     with kr.KIS(simulator=sim, progress=False) as kis:
         downloads: list[str] = []
-        real = kis._download
+        real = kis.pipeline.download
 
         def download(url: str) -> bytes:
             downloads.append(url)
             return real(url)
 
-        monkeypatch.setattr(kis, "_download", download)
+        monkeypatch.setattr(kis.pipeline, "download", download)
         df = kis.symbols()
         shipped = kr.universe()
         assert set(df["symbol"]) == set(shipped["code"])

@@ -12,8 +12,9 @@ def holdings_of(kis: kr.KIS) -> int:
     return len(kis.sim.accounts[kis.sim.account].holdings)
 
 
-@pytest.mark.parametrize(("profile", "tr_id", "pages"), [("real", "TTTC8434R", 2),
-                                                        ("paper", "VTTC8434R", 4)])
+@pytest.mark.parametrize(
+    ("profile", "tr_id", "pages"), [("real", "TTTC8434R", 2), ("paper", "VTTC8434R", 4)]
+)
 def test_balance_pages_through_every_holding(home, profile, tr_id, pages):
     with kr.KIS.simulator(profile=profile, rate=200, progress=False) as kis:
         holdings, summary = kis.balance()
@@ -49,8 +50,10 @@ def test_balance_cached_when_asked(home):
 
 @pytest.mark.parametrize("account", [None, "1234", "12345678-123", "abcdefgh-01"])
 def test_balance_needs_a_well_formed_account(sim, home, account):
-    with kr.KIS(sim.app_key, sim.app_secret, account, base_url=sim.base_url,
-                progress=False) as kis, pytest.raises(ConfigError, match="KIS_ACCOUNT") as info:
+    with (
+        kr.KIS(sim.app_key, sim.app_secret, account, base_url=sim.base_url, progress=False) as kis,
+        pytest.raises(ConfigError, match="KIS_ACCOUNT") as info,
+    ):
         kis.balance()
     if account:
         assert account not in str(info.value)  # an account number is a credential
@@ -61,7 +64,6 @@ def test_balance_needs_a_well_formed_account(sim, home, account):
 @pytest.mark.parametrize("digits_only", [True, False])
 def test_both_account_forms_work(sim, home, digits_only):
     account = sim.account.replace("-", "") if digits_only else sim.account
-    with kr.KIS(sim.app_key, sim.app_secret, account, base_url=sim.base_url,
-                progress=False) as kis:
+    with kr.KIS(sim.app_key, sim.app_secret, account, base_url=sim.base_url, progress=False) as kis:
         holdings, _ = kis.balance()
     assert len(holdings) == 65

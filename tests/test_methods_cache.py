@@ -37,16 +37,16 @@ def last_week(sim) -> date:
 CALLS: dict[str, Callable[[kr.KIS, date], pd.DataFrame]] = {
     "history": lambda k, d: k.history(["005930", "000660"], "2023-01-01", "2023-12-31"),
     "history_to_today": lambda k, d: k.history("005930", d),
-    "minute_bars_past": lambda k, d: k.minute_bars("005930", date=d, start="09:00",
-                                                   end="11:00"),
+    "minute_bars_past": lambda k, d: k.minute_bars("005930", date=d, start="09:00", end="11:00"),
     "minute_bars_today": lambda k, d: k.minute_bars("005930", start="09:00", end="09:40"),
     "orderbook": lambda k, d: k.orderbook(["005930", "000660"]),
     "investors": lambda k, d: k.investors("005930"),
     "info": lambda k, d: k.info(["005930", "000660"]),
     "quotes": lambda k, d: k.quotes(["005930", "000660"]),
     "overseas_quotes": lambda k, d: k.overseas_quotes(["AAPL", "MSFT"]),
-    "overseas_history": lambda k, d: k.overseas_history("AAPL", start="2023-01-01",
-                                                        end="2023-12-31"),
+    "overseas_history": lambda k, d: k.overseas_history(
+        "AAPL", start="2023-01-01", end="2023-12-31"
+    ),
 }
 
 
@@ -90,7 +90,7 @@ def test_interrupted_pull_resumes_with_only_what_is_missing(sim, monkeypatch):
     span = ("2023-01-01", "2023-08-31")  # about 165 trading days: two pages a symbol
     pages = 2 * len(codes)
     with kr.KIS(simulator=sim, progress=False, workers=2) as kis:
-        real = kis._fetch
+        real = kis.pipeline.fetch
         seen: list[int] = []
         lock = threading.Lock()
 
@@ -101,10 +101,10 @@ def test_interrupted_pull_resumes_with_only_what_is_missing(sim, monkeypatch):
                     _thread.interrupt_main()  # Ctrl-C, from inside a batch item
             return real(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(kis, "_fetch", fetch)
+        monkeypatch.setattr(kis.pipeline, "fetch", fetch)
         with pytest.raises(kr.BatchInterrupted) as info:
             kis.history(codes, *span)
-        kis._runner.close()  # let the calls already running finish (and be cached)
+        kis.pipeline.runner.close()  # let the calls already running finish (and be cached)
         monkeypatch.undo()
         outcomes = info.value.outcomes
         assert any(o.ok for o in outcomes) and not all(o.ok for o in outcomes)
@@ -128,6 +128,6 @@ def test_balance_is_never_read_from_the_cache(kis, sim):
 
 
 def test_a_long_pull_uses_no_item_timeout_by_default(kis, sim):
-    assert kis._runner.timeout is None
+    assert kis.pipeline.runner.timeout is None
     with pytest.raises(ValueError, match="item_timeout"):
         kr.KIS(simulator=sim, item_timeout=0)

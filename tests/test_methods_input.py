@@ -31,8 +31,11 @@ BAD: list[tuple[str, Callable[[kr.KIS], object], str]] = [
     ("unknown interval", lambda k: k.history("005930", "2024-01-01", interval="H"), "'H'"),
     ("malformed symbol", lambda k: k.history(["005930", "5930"], "2024-01-01"), "'5930'"),
     ("unknown market", lambda k: k.history("005930", "2024-01-01", market="Q"), "'Q'"),
-    ("minute start after end", lambda k: k.minute_bars("005930", start="14:00", end="10:00"),
-     "14:00"),
+    (
+        "minute start after end",
+        lambda k: k.minute_bars("005930", start="14:00", end="10:00"),
+        "14:00",
+    ),
     ("minute bad time", lambda k: k.minute_bars("005930", start="25:00"), "25:00"),
     ("minute future date", lambda k: k.minute_bars("005930", date=FUTURE), FUTURE),
     ("orderbook symbol", lambda k: k.orderbook("00593O!"), "00593O!"),
@@ -41,12 +44,21 @@ BAD: list[tuple[str, Callable[[kr.KIS], object], str]] = [
     ("ticker charset", lambda k: k.overseas_quotes("AA$"), "AA$"),
     ("ticker length", lambda k: k.overseas_quotes("A" * 17), "A" * 17),
     ("unknown exchange", lambda k: k.overseas_quotes("AAPL", exchange="NASDAQ"), "NASDAQ"),
-    ("overseas interval", lambda k: k.overseas_history("AAPL", start="2024-01-01",
-                                                       interval="Y"), "'Y'"),
-    ("overseas start after end", lambda k: k.overseas_history(
-        "AAPL", start="2024-02-01", end="2024-01-01"), "2024-02-01"),
-    ("overseas bad exchange", lambda k: k.overseas_history("AAPL", "XXX", start="2024-01-01"),
-     "XXX"),
+    (
+        "overseas interval",
+        lambda k: k.overseas_history("AAPL", start="2024-01-01", interval="Y"),
+        "'Y'",
+    ),
+    (
+        "overseas start after end",
+        lambda k: k.overseas_history("AAPL", start="2024-02-01", end="2024-01-01"),
+        "2024-02-01",
+    ),
+    (
+        "overseas bad exchange",
+        lambda k: k.overseas_history("AAPL", "XXX", start="2024-01-01"),
+        "XXX",
+    ),
     ("symbols market", lambda k: k.symbols("KONEX"), "KONEX"),
 ]
 
@@ -81,11 +93,17 @@ def test_real_only_calls_fail_on_paper_before_any_request(home):
 
 
 def test_every_date_form_gives_the_same_frame(kis, sim):
-    forms = ["2024-03-04", "20240304", date(2024, 3, 4), datetime(2024, 3, 4, 15),
-             pd.Timestamp("2024-03-04")]
-    frames = [kis.history("005930", start, "2024-03-08").drop(columns=["from_cache",
-                                                                         "fetched_at"])
-              for start in forms]
+    forms = [
+        "2024-03-04",
+        "20240304",
+        date(2024, 3, 4),
+        datetime(2024, 3, 4, 15),
+        pd.Timestamp("2024-03-04"),
+    ]
+    frames = [
+        kis.history("005930", start, "2024-03-08").drop(columns=["from_cache", "fetched_at"])
+        for start in forms
+    ]
     for other in frames[1:]:
         pd.testing.assert_frame_equal(frames[0], other)
     assert sim.truth()["accepted"] == 1  # the rest came from the cache
@@ -96,10 +114,16 @@ def test_every_date_form_gives_the_same_frame(kis, sim):
 
 @pytest.mark.parametrize(
     "value",
-    ["2024-06-14", "20240614", " 2024/06/14 ", date(2024, 6, 14), datetime(2024, 6, 14, 23, 59),
-     pd.Timestamp("2024-06-14 10:00"),
-     datetime(2024, 6, 13, 20, 0, tzinfo=UTC),  # 05:00 on the 14th in Seoul
-     pd.Timestamp("2024-06-14 09:00", tz="Asia/Seoul")],
+    [
+        "2024-06-14",
+        "20240614",
+        " 2024/06/14 ",
+        date(2024, 6, 14),
+        datetime(2024, 6, 14, 23, 59),
+        pd.Timestamp("2024-06-14 10:00"),
+        datetime(2024, 6, 13, 20, 0, tzinfo=UTC),  # 05:00 on the 14th in Seoul
+        pd.Timestamp("2024-06-14 09:00", tz="Asia/Seoul"),
+    ],
 )
 def test_day_forms(value):
     assert validate.day(value) == TODAY
@@ -119,25 +143,39 @@ def test_date_range_defaults_and_clips_to_today():
         validate.date_range("2024-07-01", None, TODAY)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("10:30", time(10, 30)), ("10:30:15", time(10, 30, 15)), ("1030", time(10, 30)),
-    ("103015", time(10, 30, 15)), (time(10, 30, 15, 999), time(10, 30, 15)),
-    (datetime(2024, 1, 2, 10, 30), time(10, 30)),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("10:30", time(10, 30)),
+        ("10:30:15", time(10, 30, 15)),
+        ("1030", time(10, 30)),
+        ("103015", time(10, 30, 15)),
+        (time(10, 30, 15, 999), time(10, 30, 15)),
+        (datetime(2024, 1, 2, 10, 30), time(10, 30)),
+    ],
+)
 def test_time_of_day_forms(value, expected):
     assert validate.time_of_day(value, "start") == expected
 
 
 def test_tickers_normalise():
     assert validate.tickers(["aapl", "BRK.B", "00700", "aapl", "BF-B"]) == [
-        "AAPL", "BRK.B", "00700", "BF-B"]
+        "AAPL",
+        "BRK.B",
+        "00700",
+        "BF-B",
+    ]
     assert validate.tickers(pd.Series(["msft"])) == ["MSFT"]
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("50123456-01", ("50123456", "01")), ("5012345601", ("50123456", "01")),
-    (" 50123456-22 ", ("50123456", "22")),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("50123456-01", ("50123456", "01")),
+        ("5012345601", ("50123456", "01")),
+        (" 50123456-22 ", ("50123456", "22")),
+    ],
+)
 def test_account_forms(value, expected):
     assert validate.account(value) == expected
 
@@ -148,13 +186,19 @@ def test_choice_is_case_insensitive_and_lists_the_options():
         validate.choice("H", ("D", "W"), "interval")
 
 
-@pytest.mark.parametrize(("options", "error", "named"), [
-    ({"workers": 2.5}, ValueError, "2.5"), ({"workers": "4"}, TypeError, "'4'"),
-    ({"workers": 0}, ValueError, "workers"), ({"rate": 0}, ValueError, "rate=0"),
-    ({"timeout": 0}, ValueError, "timeout"), ({"timeout": "10"}, TypeError, "'10'"),
-    ({"cache_ttl": {"quotez": 60}}, ValueError, "'quotez'"),
-    ({"item_timeout": -1}, ValueError, "item_timeout"),
-])
+@pytest.mark.parametrize(
+    ("options", "error", "named"),
+    [
+        ({"workers": 2.5}, ValueError, "2.5"),
+        ({"workers": "4"}, TypeError, "'4'"),
+        ({"workers": 0}, ValueError, "workers"),
+        ({"rate": 0}, ValueError, "rate=0"),
+        ({"timeout": 0}, ValueError, "timeout"),
+        ({"timeout": "10"}, TypeError, "'10'"),
+        ({"cache_ttl": {"quotez": 60}}, ValueError, "'quotez'"),
+        ({"item_timeout": -1}, ValueError, "item_timeout"),
+    ],
+)
 def test_bad_client_settings_are_named(sim, home, options, error, named):
     with pytest.raises(error, match=named):
         kr.KIS(simulator=sim, progress=False, **options)
@@ -177,8 +221,9 @@ def test_missing_values_in_a_series_are_named():
         validate.symbols(pd.Series(["005930", None]))
 
 
-@pytest.mark.parametrize("value", [date(1, 1, 1), "1899-12-31",
-                                   datetime(9999, 12, 31, 23, tzinfo=UTC)])
+@pytest.mark.parametrize(
+    "value", [date(1, 1, 1), "1899-12-31", datetime(9999, 12, 31, 23, tzinfo=UTC)]
+)
 def test_dates_out_of_range_are_refused(value):
     with pytest.raises(ValueError, match="start"):
         validate.day(value, "start")

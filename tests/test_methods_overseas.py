@@ -45,8 +45,9 @@ def test_overseas_history_pages_without_seams(kis, sim):
     assert len(expected) > 200  # three pages
     assert [d.date() for d in aapl["date"]] == expected
     assert sim.truth()["by_tr_id"]["HHDFS76240000"] == 3 + 1
-    assert (aapl["change"].iloc[1:].to_numpy() == pytest.approx(
-        aapl["close"].diff().iloc[1:].to_numpy()))
+    assert aapl["change"].iloc[1:].to_numpy() == pytest.approx(
+        aapl["close"].diff().iloc[1:].to_numpy()
+    )
     assert df[df["symbol"] == "ZZZZ"]["error"].item().startswith("APBK0013")
     assert df.attrs["tr_id"] == "HHDFS76240000"
 
@@ -57,9 +58,16 @@ def test_overseas_weekly_across_a_seam_matches_daily(kis, sim):
     assert sim.truth()["by_tr_id"]["HHDFS76240000"] == 2
     daily = kis.overseas_history("MSFT", start=start, end=end)
     groups = daily.groupby(daily["date"].dt.to_period("W"))
-    expected = pd.DataFrame({"date": groups["date"].max(), "open": groups["open"].first(),
-                             "close": groups["close"].last(), "high": groups["high"].max(),
-                             "low": groups["low"].min(), "volume": groups["volume"].sum()})
+    expected = pd.DataFrame(
+        {
+            "date": groups["date"].max(),
+            "open": groups["open"].first(),
+            "close": groups["close"].last(),
+            "high": groups["high"].max(),
+            "low": groups["low"].min(),
+            "volume": groups["volume"].sum(),
+        }
+    )
     cols = ["date", "open", "close", "high", "low", "volume"]
     pd.testing.assert_frame_equal(weekly[cols], expected.reset_index(drop=True)[cols])
 

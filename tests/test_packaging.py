@@ -19,9 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(out), str(ROOT)],
-        check=True, capture_output=True, text=True,
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (found,) = out.glob("kisresearch-*.whl")
     return found
@@ -30,8 +31,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_includes_the_data_files(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "kisresearch/py.typed" in names  # users get the types
-    shipped = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "data").rglob("*")
-                     if p.is_file())
+    shipped = sorted(
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "data").rglob("*") if p.is_file()
+    )
     assert shipped and all(f"kisresearch/{name}" in names for name in shipped), shipped
     assert "kisresearch/sim/__init__.py" in names
     assert any(n.endswith("entry_points.txt") for n in names)
@@ -45,21 +47,40 @@ def test_wheel_installs_and_runs_the_demo(wheel: Path, tmp_path: Path) -> None:
     # would (from pip's cache when the machine has them).
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
-    subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
-                   check=True, capture_output=True, text=True, timeout=900)
+    subprocess.run(
+        [py, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIS_")}
     env["KIS_HOME"] = str(tmp_path / "home")
-    code = ("import kisresearch as kr, sys; "
-            "print(kr.__file__); print(kr.__version__); "
-            "assert all(hasattr(kr, n) for n in kr.__all__)")
-    out = subprocess.run([py, "-c", code], cwd=tmp_path, env=env, check=True,
-                         capture_output=True, text=True).stdout.split()
+    code = (
+        "import kisresearch as kr, sys; "
+        "print(kr.__file__); print(kr.__version__); "
+        "assert all(hasattr(kr, n) for n in kr.__all__)"
+    )
+    out = subprocess.run(
+        [py, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True, text=True
+    ).stdout.split()
     assert out[0].startswith(str(env_dir)), out  # the wheel, not the checkout
-    version = subprocess.run([env_dir / "bin" / "kisresearch", "--version"], env=env,
-                             check=True, capture_output=True, text=True).stdout
+    version = subprocess.run(
+        [env_dir / "bin" / "kisresearch", "--version"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert version.strip() == f"kisresearch {out[1]}"
-    demo = subprocess.run([env_dir / "bin" / "kisresearch", "demo", "-q"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
+    demo = subprocess.run(
+        [env_dir / "bin" / "kisresearch", "demo", "-q"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert demo.returncode == 0, demo.stderr[-2000:]
     assert "quotes, whole universe: 2,507 rows" in demo.stdout
     assert "0 rows with errors" in demo.stdout

@@ -26,8 +26,14 @@ def test_readme_examples_run(tmp_path: Path) -> None:
     script = "\n".join(blocks) + "\nprint('README OK')\n"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIS_")}
     env.update(KIS_HOME=str(tmp_path / "home"), KIS_PROGRESS="0", MPLBACKEND="Agg")
-    done = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", script],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("README OK")
     assert (tmp_path / "pull.png").stat().st_size > 0

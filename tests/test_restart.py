@@ -24,8 +24,9 @@ def _pull(sim, home) -> str:
         """
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIS_")}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip()
 

@@ -12,9 +12,9 @@ from kisresearch.observe import logs
 def test_stats_match_server_truth_after_a_pull(sim, home):
     with kr.KIS(simulator=sim, progress=False) as kis:
         codes = kr.universe()["code"].head(40).tolist()
-        kis.quotes(codes, detail=True)          # 40 calls
-        kis.quotes(codes)                       # 2 calls
-        kis.quotes(codes)                       # cache: 2 hits, 0 calls
+        kis.quotes(codes, detail=True)  # 40 calls
+        kis.quotes(codes)  # 2 calls
+        kis.quotes(codes)  # cache: 2 hits, 0 calls
         s = kis.stats.summary()
         cache = kis.cache.stats()
     truth = sim.truth()
@@ -38,10 +38,11 @@ def test_no_secret_in_logs_stats_or_exports(sim, home, tmp_path):
             kis.quotes(["005930", "999999"], detail=True)
             token = kis.auth.token()
             # a careless caller logging a request with its headers
-            logging.getLogger("kisresearch.user").debug(
-                "request headers %s", kis.auth.headers())
-            exports = [kis.stats.save(tmp_path / f"s.{fmt}", format=fmt)
-                       for fmt in ("json", "csv", "jsonl")]
+            logging.getLogger("kisresearch.user").debug("request headers %s", kis.auth.headers())
+            exports = [
+                kis.stats.save(tmp_path / f"s.{fmt}", format=fmt)
+                for fmt in ("json", "csv", "jsonl")
+            ]
             summary = repr(kis.stats.summary()) + repr(kis.stats)
     finally:
         logging.getLogger("kisresearch").removeHandler(handler)

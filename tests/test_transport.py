@@ -11,22 +11,54 @@ from kisresearch.pipeline.transport import Request, Transport, check_body
 @pytest.mark.parametrize(
     ("body", "status", "cls", "code"),
     [
-        ({"rt_cd": "1", "msg_cd": "EGW00201", "msg1": "초당 거래건수를 초과하였습니다."}, 500,
-         errors.RateLimited, "EGW00201"),
-        ({"rt_cd": "1", "msg_cd": "EGW00201", "msg1": "초당 거래건수를 초과하였습니다."}, 200,
-         errors.RateLimited, "EGW00201"),
-        ({"rt_cd": "1", "msg_cd": "EGW00215", "msg1": "원장 초당 거래건수 초과"}, 500,
-         errors.RateLimited, "EGW00215"),
-        ({"rt_cd": "1", "msg_cd": "EGW00121", "msg1": "유효하지 않은 token 입니다."}, 500,
-         errors.TokenInvalid, "EGW00121"),
-        ({"rt_cd": "1", "msg_cd": "EGW00123", "msg1": "기간이 만료된 token 입니다."}, 200,
-         errors.TokenInvalid, "EGW00123"),
-        ({"error_code": "EGW00133", "error_description": "1분당 1회"}, 403,
-         errors.TokenThrottled, "EGW00133"),
-        ({"error_code": "EGW00103", "error_description": "유효하지 않은 AppKey입니다."}, 403,
-         errors.CredentialsRejected, "EGW00103"),
-        ({"rt_cd": "1", "msg_cd": "OPSQ0002", "msg1": "없는 종목"}, 500, errors.APIError,
-         "OPSQ0002"),
+        (
+            {"rt_cd": "1", "msg_cd": "EGW00201", "msg1": "초당 거래건수를 초과하였습니다."},
+            500,
+            errors.RateLimited,
+            "EGW00201",
+        ),
+        (
+            {"rt_cd": "1", "msg_cd": "EGW00201", "msg1": "초당 거래건수를 초과하였습니다."},
+            200,
+            errors.RateLimited,
+            "EGW00201",
+        ),
+        (
+            {"rt_cd": "1", "msg_cd": "EGW00215", "msg1": "원장 초당 거래건수 초과"},
+            500,
+            errors.RateLimited,
+            "EGW00215",
+        ),
+        (
+            {"rt_cd": "1", "msg_cd": "EGW00121", "msg1": "유효하지 않은 token 입니다."},
+            500,
+            errors.TokenInvalid,
+            "EGW00121",
+        ),
+        (
+            {"rt_cd": "1", "msg_cd": "EGW00123", "msg1": "기간이 만료된 token 입니다."},
+            200,
+            errors.TokenInvalid,
+            "EGW00123",
+        ),
+        (
+            {"error_code": "EGW00133", "error_description": "1분당 1회"},
+            403,
+            errors.TokenThrottled,
+            "EGW00133",
+        ),
+        (
+            {"error_code": "EGW00103", "error_description": "유효하지 않은 AppKey입니다."},
+            403,
+            errors.CredentialsRejected,
+            "EGW00103",
+        ),
+        (
+            {"rt_cd": "1", "msg_cd": "OPSQ0002", "msg1": "없는 종목"},
+            500,
+            errors.APIError,
+            "OPSQ0002",
+        ),
     ],
 )
 def test_error_bodies_map_to_exceptions(body, status, cls, code):
@@ -73,20 +105,32 @@ def test_connection_refused_is_connection_failed():
 
 def test_headers_sent_and_html_page_is_bad_response(sim):
     t = Transport(sim.base_url, timeout=5)
-    token = t.post_json("/oauth2/tokenP", {"grant_type": "client_credentials",
-                                           "appkey": sim.app_key,
-                                           "appsecret": sim.app_secret}).body["access_token"]
-    auth = {"authorization": f"Bearer {token}", "appkey": sim.app_key,
-            "appsecret": sim.app_secret}
-    r = t.send(Request("/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100",
-                       {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}), auth)
+    token = t.post_json(
+        "/oauth2/tokenP",
+        {"grant_type": "client_credentials", "appkey": sim.app_key, "appsecret": sim.app_secret},
+    ).body["access_token"]
+    auth = {"authorization": f"Bearer {token}", "appkey": sim.app_key, "appsecret": sim.app_secret}
+    r = t.send(
+        Request(
+            "/uapi/domestic-stock/v1/quotations/inquire-price",
+            "FHKST01010100",
+            {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
+        ),
+        auth,
+    )
     assert r.status == 200 and r.body["rt_cd"] == "0"
     assert isinstance(r.body["output"]["stck_prpr"], str)
     from kisresearch.sim import Faults
 
     sim.faults = Faults(html_500=1.0)
     with pytest.raises(errors.BadResponse) as info:
-        t.send(Request("/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100",
-                       {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}), auth)
+        t.send(
+            Request(
+                "/uapi/domestic-stock/v1/quotations/inquire-price",
+                "FHKST01010100",
+                {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
+            ),
+            auth,
+        )
     assert info.value.status == 500
     t.close()

@@ -2,58 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Protocol
 
-import pandas as pd
-
-from ..config import Credentials
 from ..errors import APIError
 from ..pipeline.batch import Outcome
 from ..pipeline.cache import ResponseCache
-from ..pipeline.transport import Request, Response
-from ..plan import endpoints as ep
+from ..pipeline.flow import Fetched, Pipeline
 from ..shape.frames import Piece, Row
 
 
-@dataclass(frozen=True)
-class Fetched:
-    """One logical answer: the body, and whether it came from the cache (and when fetched)."""
-
-    body: dict[str, Any]
-    from_cache: bool
-    fetched_at: float
-
-
-Pager = Callable[[Response], Request | None]
-
-
 class Client(Protocol):
-    """The pipeline a method runs on (:class:`~kisresearch.client.KIS` provides it)."""
+    """What a method area may use of the client (:class:`~kisresearch.client.KIS` provides it):
+    a few settings and the :class:`~kisresearch.pipeline.flow.Pipeline`, all public."""
 
     env: str
     namespace: str
     master_url: str
     cache: ResponseCache | None
-    _creds: Credentials
-
-    def _fetch(self, endpoint: ep.Endpoint, params: Mapping[str, str], *,
-               symbol: str | None = None, use_cache: bool = True, refresh: bool = False,
-               pages: Pager | None = None) -> Fetched: ...
-
-    def _run(self, items: Sequence[Any], fn: Callable[[Any], Any], desc: str,
-             progress: bool | None) -> list[Outcome[Any, Any]]: ...
-
-    def _provenance(self, df: pd.DataFrame, endpoint: ep.Endpoint | None,
-                    fetched: Sequence[Fetched], **extra: Any) -> pd.DataFrame: ...
-
-    def _today(self) -> date: ...
-
-    def _now(self) -> float: ...
-
-    def _download(self, url: str) -> bytes: ...
+    pipeline: Pipeline
 
 
 def describe(exc: BaseException | None) -> str:
@@ -79,8 +47,9 @@ class OneEach:
     answers: list[Fetched]
 
 
-def one_each(outcomes: Sequence[Outcome[Any, Any]],
-             extract: Callable[[Fetched], Row | None]) -> OneEach:
+def one_each(
+    outcomes: Sequence[Outcome[Any, Any]], extract: Callable[[Fetched], Row | None]
+) -> OneEach:
     """``extract`` the row from each answer; a failed item, or an answer without a row
     (``extract`` returns None), gets an error instead."""
     out = OneEach([], [], [], [], [])

@@ -54,7 +54,7 @@ class AccountMethods:
         ConfigError (a ValueError), before any request, when no account is set (naming
         ``KIS_ACCOUNT``) or it is not ``NNNNNNNN-NN`` / ten digits.
         """
-        cano, product = validate.account(self._creds.account)
+        cano, product = validate.account(self.pipeline.credentials.account)
         params = ep.balance_params(cano, product)
         env = self.env
         pages = 0
@@ -67,19 +67,26 @@ class AccountMethods:
             nk = str(body.get("ctx_area_nk100") or "")
             if not response.has_more or not nk.strip() or pages >= MAX_PAGES:
                 return None
-            return ep.BALANCE.request(env, {**params, "CTX_AREA_FK100": fk,
-                                            "CTX_AREA_NK100": nk}, tr_cont="N")
+            return ep.BALANCE.request(
+                env, {**params, "CTX_AREA_FK100": fk, "CTX_AREA_NK100": nk}, tr_cont="N"
+            )
 
-        answer = self._fetch(ep.BALANCE, params, use_cache=cache, refresh=refresh,
-                             pages=following)
+        answer = self.pipeline.fetch(
+            ep.BALANCE, params, use_cache=cache, refresh=refresh, pages=following
+        )
         body = answer.body
         held = frames.rows_of(body, "output1", "pdno")
         totals = body.get("output2")
         first: Mapping[str, Any] | None = (
-            totals[0] if isinstance(totals, list) and totals else
-            totals if isinstance(totals, Mapping) else None
+            totals[0]
+            if isinstance(totals, list) and totals
+            else totals
+            if isinstance(totals, Mapping)
+            else None
         )
-        holdings = self._provenance(frames.holdings(held), ep.BALANCE, [answer], pages=pages)
+        holdings = self.pipeline.provenance(
+            frames.holdings(held), ep.BALANCE, [answer], pages=pages
+        )
         summary = frames.summary(first)
         summary.attrs.update(holdings.attrs)
         return Balance(holdings, summary)

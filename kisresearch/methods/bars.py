@@ -2,8 +2,8 @@
 ``investors``.
 
 One batch item per symbol: a symbol's pages are fetched in order inside its item (each page
-depends on the one before), every page through ``_fetch`` (its own cache entry, its own slot of
-the rate limit), while symbols run in parallel. A page stored in the cache stays there if a run
+depends on the one before), every page through ``pipeline.fetch`` (its own cache entry, its own slot
+of the rate limit), while symbols run in parallel. A page stored in the cache stays there if a run
 is interrupted, so running the same call again fetches only what is missing.
 """
 
@@ -89,7 +89,7 @@ class BarMethods:
         codes = validate.symbols(symbols)
         period = validate.choice(interval, ep.INTERVALS, "interval")
         market = validate.choice(market, ep.MARKETS, "market")
-        first, last = validate.date_range(start, end, self._today())
+        first, last = validate.date_range(start, end, self.pipeline.today())
         cap = ep.DAILY.rows or 100
 
         def rows(_: str, page: Fetched) -> list[Row]:
@@ -100,18 +100,18 @@ class BarMethods:
             page_end: date | None = last
             while page_end is not None:
                 params = ep.daily_params(code, first, page_end, period, adjusted, market)
-                page = self._fetch(ep.DAILY, params, symbol=code, use_cache=cache,
-                                   refresh=refresh)
+                page = self.pipeline.fetch(
+                    ep.DAILY, params, symbol=code, use_cache=cache, refresh=refresh
+                )
                 got.append(page)
                 dates = [d for r in rows(code, page) if (d := _day(r["stck_bsop_date"]))]
                 page_end = ep.next_end(dates, cap, period, first, page_end)
             return got
 
-        outcomes = self._run(codes, fetch, "history", progress)
-        parts, fetched = pieces(outcomes, rows,
-                                lambda _: f"no bars from {first} to {last}")
+        outcomes = self.pipeline.run(codes, fetch, "history", progress)
+        parts, fetched = pieces(outcomes, rows, lambda _: f"no bars from {first} to {last}")
         df = frames.long_frame(parts, frames.DAILY_COLUMNS, key="date")
-        return self._provenance(df, ep.DAILY, fetched)
+        return self.pipeline.provenance(df, ep.DAILY, fetched)
 
     def minute_bars(
         self: Client,
@@ -151,7 +151,7 @@ class BarMethods:
         """
         codes = validate.symbols(symbols)
         market = validate.choice(market, ep.MARKETS, "market")
-        today = self._today()
+        today = self.pipeline.today()
         day = None if date is None else validate.day(date, "date")
         if day is not None and day > today:
             raise ConfigError(f"date={date!r} is in the future (today is {today} in KST)")
@@ -181,26 +181,35 @@ class BarMethods:
             hour: time | None = last
             while hour is not None:
                 params = ep.minute_params(code, hour, day if past else None, market)
-                page = self._fetch(endpoint, params, symbol=code, use_cache=cache,
-                                   refresh=refresh)
+                page = self.pipeline.fetch(
+                    endpoint, params, symbol=code, use_cache=cache, refresh=refresh
+                )
                 got.append(page)
                 found = frames.rows_of(page.body, "output2", "stck_cntg_hour")
                 if code not in wanted:
-                    wanted[code] = ep.ymd(day) if day else (
-                        str(found[0].get("stck_bsop_date", "")).strip() if found else "")
-                times = [t for r in found
-                         if str(r.get("stck_bsop_date", "")).strip() == wanted[code]
-                         and (t := _hms(r["stck_cntg_hour"])) is not None]
+                    wanted[code] = (
+                        ep.ymd(day)
+                        if day
+                        else (str(found[0].get("stck_bsop_date", "")).strip() if found else "")
+                    )
+                times = [
+                    t
+                    for r in found
+                    if str(r.get("stck_bsop_date", "")).strip() == wanted[code]
+                    and (t := _hms(r["stck_cntg_hour"])) is not None
+                ]
                 hour = ep.next_hour(times, cap, first, hour)
             return got
 
-        outcomes = self._run(codes, fetch, "minute_bars", progress)
+        outcomes = self.pipeline.run(codes, fetch, "minute_bars", progress)
         label = str(day) if past else "the current session"
         parts, fetched = pieces(
-            outcomes, rows,
-            lambda _: f"no 1-min bars for {label} between {first:%H:%M} and {last:%H:%M}")
+            outcomes,
+            rows,
+            lambda _: f"no 1-min bars for {label} between {first:%H:%M} and {last:%H:%M}",
+        )
         df = frames.long_frame(parts, frames.MINUTE_COLUMNS, key="time")
-        return self._provenance(df, endpoint, fetched)
+        return self.pipeline.provenance(df, endpoint, fetched)
 
     def investors(
         self: Client,
@@ -229,13 +238,20 @@ class BarMethods:
         market = validate.choice(market, ep.MARKETS, "market")
 
         def fetch(code: str) -> list[Fetched]:
-            return [self._fetch(ep.INVESTORS, ep.symbol_params(code, market), symbol=code,
-                                use_cache=cache, refresh=refresh)]
+            return [
+                self.pipeline.fetch(
+                    ep.INVESTORS,
+                    ep.symbol_params(code, market),
+                    symbol=code,
+                    use_cache=cache,
+                    refresh=refresh,
+                )
+            ]
 
         def rows(_: str, page: Fetched) -> list[Row]:
             return frames.rows_of(page.body, "output", "stck_bsop_date")
 
-        outcomes = self._run(codes, fetch, "investors", progress)
+        outcomes = self.pipeline.run(codes, fetch, "investors", progress)
         parts, fetched = pieces(outcomes, rows, lambda _: "no investor data")
         df = frames.long_frame(parts, frames.INVESTOR_COLUMNS, key="date")
-        return self._provenance(df, ep.INVESTORS, fetched)
+        return self.pipeline.provenance(df, ep.INVESTORS, fetched)

@@ -59,8 +59,13 @@ class OverseasMethods:
         excd = validate.choice(exchange, ep.EXCHANGES, "exchange")
 
         def one(ticker: str) -> Fetched:
-            return self._fetch(ep.OVERSEAS_QUOTE, ep.overseas_quote_params(ticker, excd),
-                               symbol=ticker, use_cache=cache, refresh=refresh)
+            return self.pipeline.fetch(
+                ep.OVERSEAS_QUOTE,
+                ep.overseas_quote_params(ticker, excd),
+                symbol=ticker,
+                use_cache=cache,
+                refresh=refresh,
+            )
 
         def extract(answer: Fetched) -> dict[str, Any] | None:
             out = answer.body.get("output")
@@ -68,10 +73,16 @@ class OverseasMethods:
                 return _row(out, excd)
             return None
 
-        each = one_each(self._run(tickers, one, "overseas_quotes", progress), extract)
-        df = frames.by_symbol(tickers, each.rows, each.errors, frames.OVERSEAS_QUOTE_COLUMNS,
-                              each.from_cache, each.fetched_at)
-        return self._provenance(df, ep.OVERSEAS_QUOTE, each.answers)
+        each = one_each(self.pipeline.run(tickers, one, "overseas_quotes", progress), extract)
+        df = frames.by_symbol(
+            tickers,
+            each.rows,
+            each.errors,
+            frames.OVERSEAS_QUOTE_COLUMNS,
+            each.from_cache,
+            each.fetched_at,
+        )
+        return self.pipeline.provenance(df, ep.OVERSEAS_QUOTE, each.answers)
 
     def overseas_history(
         self: Client,
@@ -110,7 +121,7 @@ class OverseasMethods:
         tickers = validate.tickers(symbols)
         excd = validate.choice(exchange, ep.EXCHANGES, "exchange")
         period = validate.choice(interval, tuple(ep.OVERSEAS_INTERVALS), "interval")
-        first, last = validate.date_range(start, end, self._today())
+        first, last = validate.date_range(start, end, self.pipeline.today())
         cap = ep.OVERSEAS_DAILY.rows or 100
 
         def found(page: Fetched) -> list[Row]:
@@ -129,8 +140,9 @@ class OverseasMethods:
             page_end: date | None = None if end is None else last
             while True:
                 params = ep.overseas_daily_params(ticker, excd, page_end, period, adjusted)
-                page = self._fetch(ep.OVERSEAS_DAILY, params, symbol=ticker, use_cache=cache,
-                                   refresh=refresh)
+                page = self.pipeline.fetch(
+                    ep.OVERSEAS_DAILY, params, symbol=ticker, use_cache=cache, refresh=refresh
+                )
                 got.append(page)
                 dates = [d for r in found(page) if (d := _day(r["xymd"]))]
                 following = ep.next_end(dates, cap, period, first, page_end)
@@ -138,8 +150,7 @@ class OverseasMethods:
                     return got
                 page_end = following
 
-        outcomes = self._run(tickers, fetch, "overseas_history", progress)
-        parts, fetched = pieces(outcomes, rows,
-                                lambda _: f"no bars from {first} to {last}")
+        outcomes = self.pipeline.run(tickers, fetch, "overseas_history", progress)
+        parts, fetched = pieces(outcomes, rows, lambda _: f"no bars from {first} to {last}")
         df = frames.long_frame(parts, frames.OVERSEAS_DAILY_COLUMNS, key="date")
-        return self._provenance(df, ep.OVERSEAS_DAILY, fetched)
+        return self.pipeline.provenance(df, ep.OVERSEAS_DAILY, fetched)

@@ -57,37 +57,51 @@ class QuoteMethods:
         codes = validate.symbols(symbols)
         market = validate.choice(market, ep.MARKETS, "market")
         if detail:
-            def one(code: str) -> Fetched:
-                return self._fetch(ep.QUOTE, ep.symbol_params(code, market), symbol=code,
-                                   use_cache=cache, refresh=refresh)
 
-            each = one_each(self._run(codes, one, "quotes", progress), _price)
-            df = frames.by_symbol(codes, each.rows, each.errors, frames.QUOTE_COLUMNS,
-                                  each.from_cache, each.fetched_at)
-            return self._provenance(df, ep.QUOTE, each.answers)
+            def one(code: str) -> Fetched:
+                return self.pipeline.fetch(
+                    ep.QUOTE,
+                    ep.symbol_params(code, market),
+                    symbol=code,
+                    use_cache=cache,
+                    refresh=refresh,
+                )
+
+            each = one_each(self.pipeline.run(codes, one, "quotes", progress), _price)
+            df = frames.by_symbol(
+                codes,
+                each.rows,
+                each.errors,
+                frames.QUOTE_COLUMNS,
+                each.from_cache,
+                each.fetched_at,
+            )
+            return self.pipeline.provenance(df, ep.QUOTE, each.answers)
 
         rows: dict[str, Mapping[str, Any] | None] = dict.fromkeys(codes)
         errors: dict[str, str | None] = dict.fromkeys(codes)
         source: dict[str, Fetched | None] = dict.fromkeys(codes)
         fetched: list[Fetched] = []
-        chunks = [codes[i:i + MULTIQUOTE_SIZE] for i in range(0, len(codes), MULTIQUOTE_SIZE)]
+        chunks = [codes[i : i + MULTIQUOTE_SIZE] for i in range(0, len(codes), MULTIQUOTE_SIZE)]
 
         def many(chunk: list[str]) -> Fetched:
             params: dict[str, str] = {}
             for n, code in enumerate(chunk, 1):
                 params[f"FID_COND_MRKT_DIV_CODE_{n}"] = market
                 params[f"FID_INPUT_ISCD_{n}"] = code
-            return self._fetch(ep.MULTIQUOTE, params, use_cache=cache, refresh=refresh)
+            return self.pipeline.fetch(ep.MULTIQUOTE, params, use_cache=cache, refresh=refresh)
 
-        for out in self._run(chunks, many, "quotes", progress):
+        for out in self.pipeline.run(chunks, many, "quotes", progress):
             got = out.value
             if out.error is not None or not isinstance(got, Fetched):
                 for code in out.item:
                     errors[code] = describe(out.error) or NO_ANSWER
                 continue
             fetched.append(got)
-            by_code = {str(r.get("inter_shrn_iscd", "")).strip(): r
-                       for r in frames.rows_of(got.body, "output", "inter_shrn_iscd")}
+            by_code = {
+                str(r.get("inter_shrn_iscd", "")).strip(): r
+                for r in frames.rows_of(got.body, "output", "inter_shrn_iscd")
+            }
             for code in out.item:
                 rows[code] = by_code.get(code)
                 if rows[code] is None:
@@ -96,12 +110,14 @@ class QuoteMethods:
                     source[code] = got
 
         df = frames.by_symbol(
-            codes, [rows[c] for c in codes], [errors[c] for c in codes],
+            codes,
+            [rows[c] for c in codes],
+            [errors[c] for c in codes],
             frames.MULTIQUOTE_COLUMNS,
             [bool(s and s.from_cache) for s in source.values()],
             [s.fetched_at if s else None for s in source.values()],
         )
-        return self._provenance(df, ep.MULTIQUOTE, fetched)
+        return self.pipeline.provenance(df, ep.MULTIQUOTE, fetched)
 
     def orderbook(
         self: Client,
@@ -149,22 +165,35 @@ class QuoteMethods:
         market = validate.choice(market, ep.MARKETS, "market")
 
         def one(code: str) -> Fetched:
-            return self._fetch(ep.ORDERBOOK, ep.symbol_params(code, market), symbol=code,
-                               use_cache=cache, refresh=refresh)
+            return self.pipeline.fetch(
+                ep.ORDERBOOK,
+                ep.symbol_params(code, market),
+                symbol=code,
+                use_cache=cache,
+                refresh=refresh,
+            )
 
-        each = one_each(self._run(codes, one, "orderbook", progress), _book)
+        each = one_each(self.pipeline.run(codes, one, "orderbook", progress), _book)
         if wide:
-            df = frames.by_symbol(codes, each.rows, each.errors, frames.BOOK_WIDE_COLUMNS,
-                                  each.from_cache, each.fetched_at)
+            df = frames.by_symbol(
+                codes,
+                each.rows,
+                each.errors,
+                frames.BOOK_WIDE_COLUMNS,
+                each.from_cache,
+                each.fetched_at,
+            )
         else:
             parts = [
                 frames.Piece(code, frames.book_levels(book, book.get("_time")), cached, at)
-                if book is not None else frames.Piece(code, error=error or NO_ANSWER)
+                if book is not None
+                else frames.Piece(code, error=error or NO_ANSWER)
                 for code, book, error, cached, at in zip(
-                    codes, each.rows, each.errors, each.from_cache, each.fetched_at, strict=True)
+                    codes, each.rows, each.errors, each.from_cache, each.fetched_at, strict=True
+                )
             ]
             df = frames.long_frame(parts, frames.BOOK_COLUMNS, key="level")
-        return self._provenance(df, ep.ORDERBOOK, each.answers)
+        return self.pipeline.provenance(df, ep.ORDERBOOK, each.answers)
 
 
 def _price(answer: Fetched) -> Mapping[str, Any] | None:

@@ -47,16 +47,19 @@ class ReferenceMethods:
         ep.INFO.check_env(self.env, "info()")
 
         def one(code: str) -> Fetched:
-            return self._fetch(ep.INFO, ep.info_params(code), symbol=code, use_cache=cache,
-                               refresh=refresh)
+            return self.pipeline.fetch(
+                ep.INFO, ep.info_params(code), symbol=code, use_cache=cache, refresh=refresh
+            )
 
-        each = one_each(self._run(codes, one, "info", progress), _info)
-        df = frames.by_symbol(codes, each.rows, each.errors, frames.INFO_COLUMNS,
-                              each.from_cache, each.fetched_at)
-        return self._provenance(df, ep.INFO, each.answers)
+        each = one_each(self.pipeline.run(codes, one, "info", progress), _info)
+        df = frames.by_symbol(
+            codes, each.rows, each.errors, frames.INFO_COLUMNS, each.from_cache, each.fetched_at
+        )
+        return self.pipeline.provenance(df, ep.INFO, each.answers)
 
-    def symbols(self: Client, market: str = "all", *, cache: bool = True,
-                refresh: bool = False) -> pd.DataFrame:
+    def symbols(
+        self: Client, market: str = "all", *, cache: bool = True, refresh: bool = False
+    ) -> pd.DataFrame:
         """Every listed symbol, from KIS's master files (``kospi_code.mst.zip``,
         ``kosdaq_code.mst.zip``; no token, no rate limit). Downloaded from ``master_url``
         (see :class:`KIS`) and kept in the cache for a day (``cache_ttl={"master": s}``).
@@ -88,7 +91,7 @@ class ReferenceMethods:
             urls.append(url)
             answers.append(answer)
         df = pd.concat(parts, ignore_index=True)
-        return self._provenance(df, None, answers, source=urls)
+        return self.pipeline.provenance(df, None, answers, source=urls)
 
 
 def _info(answer: Fetched) -> dict[str, Any] | None:
@@ -109,8 +112,8 @@ def _master(client: Client, url: str, use_cache: bool, refresh: bool) -> tuple[s
             text = hit.payload.get("text")
             if isinstance(text, str):
                 return text, Fetched({}, True, hit.fetched_at)
-    text = master_text(client._download(url))
-    now = client._now()
+    text = master_text(client.pipeline.download(url))
+    now = client.pipeline.now()
     if store is not None:
         ttl = POLICIES["day"].ttl_for({}, {"text": text}, now)
         store.set(key, {"text": text}, ttl=ttl, endpoint=MASTER)

@@ -1,0 +1,1 @@
+"""The notebook UI: the live Dashboard widget (ipywidgets and matplotlib, loaded on first use)."""

@@ -603,8 +603,15 @@ class StatsManager:
         from . import export
 
         with self._save_lock:
-            return export.save(self.snapshot(), path, format, compress=compress,
-                               rotate_bytes=rotate_bytes, keep=keep, marks=self._jsonl_marks)
+            return export.save(
+                self.snapshot(),
+                path,
+                format,
+                compress=compress,
+                rotate_bytes=rotate_bytes,
+                keep=keep,
+                marks=self._jsonl_marks,
+            )
 
     def snapshot(self) -> Snapshot:
         """The summary's documented fields and every kept second, at one instant (what

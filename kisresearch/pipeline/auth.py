@@ -126,8 +126,9 @@ class TokenManager:
                 continue
             token = resp.body.get("access_token")
             if not isinstance(token, str) or not token:
-                raise BadResponse("tokenP answer has no access_token", status=resp.status,
-                                  endpoint="tokenP")
+                raise BadResponse(
+                    "tokenP answer has no access_token", status=resp.status, endpoint="tokenP"
+                )
             expires_in = float(resp.body.get("expires_in", 86400))
             state.update(access_token=token, expires_at=state["issued_at"] + expires_in)
             self._write(state)
@@ -136,8 +137,9 @@ class TokenManager:
             if self._on_issue:
                 self._on_issue()
             return
-        raise TokenThrottled("EGW00133", "token issuance still throttled after waiting",
-                             endpoint="tokenP")
+        raise TokenThrottled(
+            "EGW00133", "token issuance still throttled after waiting", endpoint="tokenP"
+        )
 
     @contextlib.contextmanager
     def _file_lock(self) -> Iterator[None]:

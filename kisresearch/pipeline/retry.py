@@ -53,7 +53,6 @@ R = TypeVar("R")
 _THROTTLES = "_kis_token_throttles"  # per-call counter kept on tenacity's RetryCallState
 
 
-
 def _int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

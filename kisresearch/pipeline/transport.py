@@ -50,18 +50,36 @@ class Response:
 def check_body(body: Any, *, status: int, tr_id: str = "", endpoint: str = "") -> dict[str, Any]:
     """Return ``body`` if it is a KIS success body, else raise the matching error."""
     if not isinstance(body, dict):
-        raise BadResponse(f"expected a JSON object, got {type(body).__name__}", status=status,
-                          endpoint=endpoint, tr_id=tr_id)
+        raise BadResponse(
+            f"expected a JSON object, got {type(body).__name__}",
+            status=status,
+            endpoint=endpoint,
+            tr_id=tr_id,
+        )
     if "error_code" in body:  # the OAuth endpoints' error shape
-        raise api_error(str(body["error_code"]), str(body.get("error_description", "")),
-                        status=status, tr_id=tr_id, endpoint=endpoint)
+        raise api_error(
+            str(body["error_code"]),
+            str(body.get("error_description", "")),
+            status=status,
+            tr_id=tr_id,
+            endpoint=endpoint,
+        )
     rt_cd = body.get("rt_cd")
     if rt_cd is not None and str(rt_cd) != "0":
-        raise api_error(str(body.get("msg_cd", "")), str(body.get("msg1", "")), status=status,
-                        tr_id=tr_id, endpoint=endpoint)
+        raise api_error(
+            str(body.get("msg_cd", "")),
+            str(body.get("msg1", "")),
+            status=status,
+            tr_id=tr_id,
+            endpoint=endpoint,
+        )
     if status >= 400:
-        raise BadResponse(f"HTTP {status} with a body that is not a KIS error", status=status,
-                          endpoint=endpoint, tr_id=tr_id)
+        raise BadResponse(
+            f"HTTP {status} with a body that is not a KIS error",
+            status=status,
+            endpoint=endpoint,
+            tr_id=tr_id,
+        )
     return body
 
 
@@ -77,8 +95,9 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size,
-                                                max_retries=0)
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=pool_size, max_retries=0
+        )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
@@ -90,8 +109,13 @@ class Transport:
 
     def post_json(self, path: str, payload: Mapping[str, Any], *, endpoint: str = "") -> Response:
         """POST a JSON body without auth headers (the OAuth endpoints)."""
-        return self._do("POST", path, endpoint=endpoint, json=dict(payload),
-                        headers={"content-type": "application/json; charset=utf-8"})
+        return self._do(
+            "POST",
+            path,
+            endpoint=endpoint,
+            json=dict(payload),
+            headers={"content-type": "application/json; charset=utf-8"},
+        )
 
     def send(self, request: Request, auth_headers: Mapping[str, str]) -> Response:
         headers = {
@@ -102,30 +126,62 @@ class Transport:
             **auth_headers,
         }
         if request.method == "GET":
-            return self._do("GET", request.path, endpoint=request.name, tr_id=request.tr_id,
-                            params=dict(request.params), headers=headers)
-        return self._do(request.method, request.path, endpoint=request.name,
-                        tr_id=request.tr_id, json=dict(request.params), headers=headers)
+            return self._do(
+                "GET",
+                request.path,
+                endpoint=request.name,
+                tr_id=request.tr_id,
+                params=dict(request.params),
+                headers=headers,
+            )
+        return self._do(
+            request.method,
+            request.path,
+            endpoint=request.name,
+            tr_id=request.tr_id,
+            json=dict(request.params),
+            headers=headers,
+        )
 
-    def _do(self, method: str, path: str, *, endpoint: str, tr_id: str = "",
-            **kwargs: Any) -> Response:
+    def _do(
+        self, method: str, path: str, *, endpoint: str, tr_id: str = "", **kwargs: Any
+    ) -> Response:
         started = time.perf_counter()
         try:
-            r = self._session.request(method, self.base_url + path, timeout=self.timeout,
-                                      **kwargs)
+            r = self._session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
-            raise RequestTimeout(f"no answer within {self.timeout:g} s from {path}",
-                                 endpoint=endpoint, tr_id=tr_id) from exc
+            raise RequestTimeout(
+                f"no answer within {self.timeout:g} s from {path}", endpoint=endpoint, tr_id=tr_id
+            ) from exc
         except requests.ConnectionError as exc:
-            raise ConnectionFailed(f"connection to {self.base_url} failed: "
-                                   f"{type(exc).__name__}", endpoint=endpoint,
-                                   tr_id=tr_id) from exc
+            raise ConnectionFailed(
+                f"connection to {self.base_url} failed: {type(exc).__name__}",
+                endpoint=endpoint,
+                tr_id=tr_id,
+            ) from exc
         elapsed = time.perf_counter() - started
         try:
             body = json.loads(r.content.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             kind = r.headers.get("content-type", "?").split(";")[0]
-            raise BadResponse(f"HTTP {r.status_code}: a {kind} body that is not JSON",
-                              status=r.status_code, endpoint=endpoint, tr_id=tr_id) from exc
+            raise BadResponse(
+                f"HTTP {r.status_code}: a {kind} body that is not JSON",
+                status=r.status_code,
+                endpoint=endpoint,
+                tr_id=tr_id,
+            ) from exc
         body = check_body(body, status=r.status_code, tr_id=tr_id, endpoint=endpoint)
         return Response(r.status_code, body, r.headers.get("tr_cont", ""), elapsed)
+
+
+def download(url: str, timeout: float) -> bytes:
+    """GET one master zip (no auth, no rate limit). Errors are :class:`TransportError`s."""
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.Timeout as exc:
+        raise RequestTimeout(f"no answer within {timeout:g} s from {url}") from exc
+    except requests.ConnectionError as exc:
+        raise ConnectionFailed(f"download of {url} failed: {type(exc).__name__}") from exc
+    if response.status_code != 200:
+        raise BadResponse(f"HTTP {response.status_code} for {url}", status=response.status_code)
+    return response.content

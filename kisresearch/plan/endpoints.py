@@ -54,43 +54,95 @@ class Endpoint:
     def request(self, env: str, params: Mapping[str, str], *, tr_cont: str = "") -> Request:
         if self.real_only and env == "paper":
             raise ConfigError(f"{self.name} ({self.tr_id}) is not offered on paper accounts")
-        return Request(self.path, self.tr_id_for(env), dict(params), tr_cont=tr_cont,
-                       endpoint=self.name)
+        return Request(
+            self.path, self.tr_id_for(env), dict(params), tr_cont=tr_cont, endpoint=self.name
+        )
 
     def check_env(self, env: str, what: str) -> None:
         """Raise before any request if this endpoint does not exist on ``env``."""
         if self.real_only and env == "paper":
-            raise ConfigError(f"{what} needs a real account: {self.tr_id} is not offered on "
-                              "paper (모의투자 미지원)")
+            raise ConfigError(
+                f"{what} needs a real account: {self.tr_id} is not offered on "
+                "paper (모의투자 미지원)"
+            )
 
 
 QUOTE = Endpoint("quote", f"{QUOTATIONS}/inquire-price", "FHKST01010100", "quote")
-MULTIQUOTE = Endpoint("multiquote", f"{QUOTATIONS}/intstock-multprice", "FHKST11300006",
-                      "quote", rows=30)
-DAILY = Endpoint("daily", f"{QUOTATIONS}/inquire-daily-itemchartprice", "FHKST03010100",
-                 "daily", rows=100, rows_key="output2")
-MINUTE = Endpoint("minute", f"{QUOTATIONS}/inquire-time-itemchartprice", "FHKST03010200",
-                  "intraday", rows=30, rows_key="output2")
-MINUTE_PAST = Endpoint("minute_past", f"{QUOTATIONS}/inquire-time-dailychartprice",
-                       "FHKST03010230", "intraday", rows=120, real_only=True,
-                       rows_key="output2")
-ORDERBOOK = Endpoint("orderbook", f"{QUOTATIONS}/inquire-asking-price-exp-ccn",
-                     "FHKST01010200", "quote")
-INVESTORS = Endpoint("investors", f"{QUOTATIONS}/inquire-investor", "FHKST01010900", "daily",
-                     rows_key="output")
-INFO = Endpoint("info", f"{QUOTATIONS}/search-stock-info", "CTPF1002R", "day",
-                real_only=True)
-ETF = Endpoint("etf", "/uapi/etfetn/v1/quotations/inquire-price", "FHPST02400000", "quote",
-               real_only=True)
-OVERSEAS_QUOTE = Endpoint("overseas_quote", "/uapi/overseas-price/v1/quotations/price",
-                          "HHDFS00000300", "overseas_quote")
-OVERSEAS_DAILY = Endpoint("overseas_daily", "/uapi/overseas-price/v1/quotations/dailyprice",
-                          "HHDFS76240000", "daily", rows=100, rows_key="output2")
-BALANCE = Endpoint("balance", "/uapi/domestic-stock/v1/trading/inquire-balance", "TTTC8434R",
-                   "never", rows=50, rows_key="output1")
+MULTIQUOTE = Endpoint(
+    "multiquote", f"{QUOTATIONS}/intstock-multprice", "FHKST11300006", "quote", rows=30
+)
+DAILY = Endpoint(
+    "daily",
+    f"{QUOTATIONS}/inquire-daily-itemchartprice",
+    "FHKST03010100",
+    "daily",
+    rows=100,
+    rows_key="output2",
+)
+MINUTE = Endpoint(
+    "minute",
+    f"{QUOTATIONS}/inquire-time-itemchartprice",
+    "FHKST03010200",
+    "intraday",
+    rows=30,
+    rows_key="output2",
+)
+MINUTE_PAST = Endpoint(
+    "minute_past",
+    f"{QUOTATIONS}/inquire-time-dailychartprice",
+    "FHKST03010230",
+    "intraday",
+    rows=120,
+    real_only=True,
+    rows_key="output2",
+)
+ORDERBOOK = Endpoint(
+    "orderbook", f"{QUOTATIONS}/inquire-asking-price-exp-ccn", "FHKST01010200", "quote"
+)
+INVESTORS = Endpoint(
+    "investors", f"{QUOTATIONS}/inquire-investor", "FHKST01010900", "daily", rows_key="output"
+)
+INFO = Endpoint("info", f"{QUOTATIONS}/search-stock-info", "CTPF1002R", "day", real_only=True)
+ETF = Endpoint(
+    "etf", "/uapi/etfetn/v1/quotations/inquire-price", "FHPST02400000", "quote", real_only=True
+)
+OVERSEAS_QUOTE = Endpoint(
+    "overseas_quote", "/uapi/overseas-price/v1/quotations/price", "HHDFS00000300", "overseas_quote"
+)
+OVERSEAS_DAILY = Endpoint(
+    "overseas_daily",
+    "/uapi/overseas-price/v1/quotations/dailyprice",
+    "HHDFS76240000",
+    "daily",
+    rows=100,
+    rows_key="output2",
+)
+BALANCE = Endpoint(
+    "balance",
+    "/uapi/domestic-stock/v1/trading/inquire-balance",
+    "TTTC8434R",
+    "never",
+    rows=50,
+    rows_key="output1",
+)
 
-ALL = {e.name: e for e in (QUOTE, MULTIQUOTE, DAILY, MINUTE, MINUTE_PAST, ORDERBOOK, INVESTORS,
-                           INFO, ETF, OVERSEAS_QUOTE, OVERSEAS_DAILY, BALANCE)}
+ALL = {
+    e.name: e
+    for e in (
+        QUOTE,
+        MULTIQUOTE,
+        DAILY,
+        MINUTE,
+        MINUTE_PAST,
+        ORDERBOOK,
+        INVESTORS,
+        INFO,
+        ETF,
+        OVERSEAS_QUOTE,
+        OVERSEAS_DAILY,
+        BALANCE,
+    )
+}
 
 INTERVALS = ("D", "W", "M", "Y")  # FID_PERIOD_DIV_CODE
 OVERSEAS_INTERVALS = {"D": "0", "W": "1", "M": "2"}  # GUBN
@@ -109,8 +161,9 @@ def hms(t: time) -> str:
 # --- query parameters -------------------------------------------------------------------------
 
 
-def daily_params(code: str, start: date, end: date, interval: str, adjusted: bool,
-                 market: str = "J") -> dict[str, str]:
+def daily_params(
+    code: str, start: date, end: date, interval: str, adjusted: bool, market: str = "J"
+) -> dict[str, str]:
     """inquire-daily-itemchartprice: ``FID_ORG_ADJ_PRC`` is ``0`` adjusted, ``1`` raw."""
     return {
         "FID_COND_MRKT_DIV_CODE": market,
@@ -151,8 +204,9 @@ def overseas_quote_params(ticker: str, exchange: str) -> dict[str, str]:
     return {"AUTH": "", "EXCD": exchange, "SYMB": ticker}
 
 
-def overseas_daily_params(ticker: str, exchange: str, end: date | None, interval: str,
-                          adjusted: bool) -> dict[str, str]:
+def overseas_daily_params(
+    ticker: str, exchange: str, end: date | None, interval: str, adjusted: bool
+) -> dict[str, str]:
     """dailyprice: ``BYMD`` blank means today; ``MODP`` ``1`` is adjusted."""
     return {
         "AUTH": "",
@@ -195,8 +249,9 @@ def period_start(day: date, interval: str) -> date:
     return day
 
 
-def next_end(dates: Sequence[date], cap: int, interval: str, start: date,
-             end: date | None) -> date | None:
+def next_end(
+    dates: Sequence[date], cap: int, interval: str, start: date, end: date | None
+) -> date | None:
     """The end date of the next (older) chunk of period bars, or None when done.
 
     ``dates`` are the bar dates of the chunk that ended on ``end`` (None: today).

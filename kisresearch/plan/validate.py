@@ -30,8 +30,10 @@ def _items(value: object, what: str) -> list[object]:
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=str)
     if isinstance(value, Mapping):
-        raise TypeError(f"{what}s must be a str or a list/Series of str, not a mapping "
-                        f"({type(value).__name__}); pass list(d) or d.values() explicitly")
+        raise TypeError(
+            f"{what}s must be a str or a list/Series of str, not a mapping "
+            f"({type(value).__name__}); pass list(d) or d.values() explicitly"
+        )
     if value is None or isinstance(value, (bytes, int, float)) or not hasattr(value, "__iter__"):
         raise TypeError(f"{what}s must be a str or a list/Series of str, not {value!r}")
     return list(value)
@@ -45,8 +47,12 @@ def _codes(value: object, pattern: re.Pattern[str], what: str, expected: str) ->
             raise TypeError(f"{what} {item!r} is a missing value (None/NaN), not a str")
         if not isinstance(item, str):
             hint = ""
-            if (what == "symbol" and isinstance(item, int) and not isinstance(item, bool)
-                    and 0 <= item < 10**6):
+            if (
+                what == "symbol"
+                and isinstance(item, int)
+                and not isinstance(item, bool)
+                and 0 <= item < 10**6
+            ):
                 hint = f" (codes are text: {item} -> {item:06d}; read them with dtype=str)"
             raise TypeError(f"{what} {item!r} is a {type(item).__name__}, not a str{hint}")
         code = item.strip()
@@ -56,8 +62,9 @@ def _codes(value: object, pattern: re.Pattern[str], what: str, expected: str) ->
             bad.append(repr(item))
     if bad:
         shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
-        raise ConfigError(f"malformed {what}{'s' if len(bad) > 1 else ''} {shown}: "
-                          f"expected {expected}")
+        raise ConfigError(
+            f"malformed {what}{'s' if len(bad) > 1 else ''} {shown}: expected {expected}"
+        )
     if not out:
         raise ConfigError(f"no {what}s given")
     return list(out)
@@ -106,8 +113,9 @@ def _day(value: object, what: str) -> date:
                 raise ValueError
             return date(int(found.group(1)), int(found.group(3)), int(found.group(4)))
         except ValueError:
-            raise ConfigError(f"{what}={value!r} is not a date: use 'YYYY-MM-DD' or "
-                              "'YYYYMMDD'") from None
+            raise ConfigError(
+                f"{what}={value!r} is not a date: use 'YYYY-MM-DD' or 'YYYYMMDD'"
+            ) from None
     raise TypeError(f"{what} must be a str, date, datetime or pandas Timestamp, not {value!r}")
 
 
@@ -149,8 +157,9 @@ def time_of_day(value: object, what: str) -> time:
             h, m, sec = (found.group(i) or found.group(i + 3) for i in (1, 2, 3))
             return time(int(h), int(m), int(sec or 0))
         except ValueError:
-            raise ConfigError(f"{what}={value!r} is not a time of day: use 'HH:MM' or "
-                              "'HHMMSS'") from None
+            raise ConfigError(
+                f"{what}={value!r} is not a time of day: use 'HH:MM' or 'HHMMSS'"
+            ) from None
     raise TypeError(f"{what} must be a str, time or datetime, not {value!r}")
 
 
@@ -167,10 +176,14 @@ def account(value: str | None) -> tuple[str, str]:
     The number is a credential: errors never show it, they name ``KIS_ACCOUNT``.
     """
     if not value:
-        raise ConfigError("this call needs an account: set KIS_ACCOUNT (or pass account=) "
-                          "as 'NNNNNNNN-NN', the 8-digit account and the 2-digit product code")
+        raise ConfigError(
+            "this call needs an account: set KIS_ACCOUNT (or pass account=) "
+            "as 'NNNNNNNN-NN', the 8-digit account and the 2-digit product code"
+        )
     found = _ACCOUNT.match(value.strip())
     if found is None:
-        raise ConfigError(f"KIS_ACCOUNT (or account=) is malformed ({len(value)} characters): "
-                          "expected 'NNNNNNNN-NN' or 10 digits")
+        raise ConfigError(
+            f"KIS_ACCOUNT (or account=) is malformed ({len(value)} characters): "
+            "expected 'NNNNNNNN-NN' or 10 digits"
+        )
     return found.group(1), found.group(2)

@@ -56,8 +56,11 @@ def _convert(values: list[Any], kind: str) -> pd.Series:
         return stamps.dt.tz_localize(TZ)
     if kind == "yn":
         return raw.map(lambda v: v == "Y").astype(bool)
-    return raw.map(lambda v: v.strip() if isinstance(v, str) else v).astype("str").where(
-        raw.notna(), None)
+    return (
+        raw.map(lambda v: v.strip() if isinstance(v, str) else v)
+        .astype("str")
+        .where(raw.notna(), None)
+    )
 
 
 def _blank_to_none(v: Any) -> Any:
@@ -72,9 +75,7 @@ def blank(value: Any) -> bool:
 
 def table(rows: Sequence[Row | None], columns: Sequence[Col]) -> pd.DataFrame:
     """One column per :class:`Col`, one row per input row (``None`` -> all missing)."""
-    data = {
-        c.name: _convert([r.get(c.src) if r else None for r in rows], c.kind) for c in columns
-    }
+    data = {c.name: _convert([r.get(c.src) if r else None for r in rows], c.kind) for c in columns}
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
 
 
@@ -84,8 +85,12 @@ def utc(stamps: Sequence[float | None]) -> pd.Series:
     return pd.to_datetime(seconds, unit="s", utc=True)
 
 
-def _finish(df: pd.DataFrame, errors: Sequence[str | None], from_cache: Sequence[bool],
-            fetched_at: Sequence[float | None]) -> pd.DataFrame:
+def _finish(
+    df: pd.DataFrame,
+    errors: Sequence[str | None],
+    from_cache: Sequence[bool],
+    fetched_at: Sequence[float | None],
+) -> pd.DataFrame:
     index = df.index
     df["error"] = pd.Series(list(errors), index=index, dtype=object)
     df["from_cache"] = pd.Series(list(from_cache), index=index, dtype=bool)
@@ -215,8 +220,10 @@ MARKET_IDS = {"STK": "KOSPI", "KSQ": "KOSDAQ", "KNX": "KONEX"}
 def info_row(out: Row) -> dict[str, Any]:
     """search-stock-info ``output`` plus ``_market`` (KOSPI/KOSDAQ/KONEX from ``mket_id_cd``)
     and ``_listed`` (the listing date of whichever market lists it)."""
-    listed = next((out.get(k) for k in ("scts_mket_lstg_dt", "kosdaq_mket_lstg_dt")
-                   if not blank(out.get(k))), None)
+    listed = next(
+        (out.get(k) for k in ("scts_mket_lstg_dt", "kosdaq_mket_lstg_dt") if not blank(out.get(k))),
+        None,
+    )
     market = str(out.get("mket_id_cd") or "").strip()
     return with_fields(out, _market=MARKET_IDS.get(market, market or None), _listed=listed)
 
@@ -439,8 +446,7 @@ SUMMARY_COLUMNS = (
 def holdings(rows: Sequence[Row]) -> pd.DataFrame:
     """Balance ``output1`` rows -> a frame indexed by ``symbol`` (``pdno``), in KIS's order."""
     df = table(rows, HOLDING_COLUMNS)
-    df.index = pd.Index([str(r.get("pdno", "")).strip() for r in rows], name="symbol",
-                        dtype="str")
+    df.index = pd.Index([str(r.get("pdno", "")).strip() for r in rows], name="symbol", dtype="str")
     return df
 
 

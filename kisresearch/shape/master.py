@@ -21,9 +21,8 @@ from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-import requests
 
-from ..errors import BadResponse, ConfigError, ConnectionFailed, RequestTimeout
+from ..errors import BadResponse, ConfigError
 from ..shipped import shipped
 
 MASTER_URL = "https://new.real.download.dws.co.kr/common/master/"
@@ -37,8 +36,9 @@ def _load() -> pd.DataFrame:
         df = pd.read_csv(fh, dtype=str, keep_default_na=False)
     df["listed_date"] = pd.to_datetime(df["listed_date"], format="%Y%m%d")
     df["listed_shares"] = df["listed_shares"].astype("int64")
-    return df[["code", "name", "eng_name", "market", "group", "sector", "listed_date",
-               "listed_shares"]]
+    return df[
+        ["code", "name", "eng_name", "market", "group", "sector", "listed_date", "listed_shares"]
+    ]
 
 
 def market_choice(market: str) -> list[str]:
@@ -70,27 +70,74 @@ _FLAGS_KOSPI = 26  # 제조업 ... SRI
 _FLAGS_KOSDAQ = 21  # 벤처기업 ... KOSDAQ150
 _HEAD = (("group", 2), ("cap_size", 1), ("sector_code", 4), ("_sector_m", 4), ("_sector_s", 4))
 _MIDDLE = (
-    ("base_price", 9), ("_lot", 5), ("_lot_after_hours", 5), ("halted", 1),
-    ("_liquidation", 1), ("admin", 1), ("_warning", 2), ("_warning_notice", 1),
-    ("_unfaithful", 1), ("_backdoor", 1), ("_lock", 2), ("_par_change", 2),
-    ("_capital_increase", 2), ("_margin_rate", 3), ("_credit", 1), ("_credit_days", 3),
-    ("_prev_volume", 12), ("par_value", 12), ("listed_date", 8), ("listed_shares", 15),
-    ("_capital", 21), ("_fiscal_month", 2), ("_ipo_price", 7), ("_preferred", 1),
-    ("_short_overheat", 1), ("_surge", 1), ("_krx300", 1),
+    ("base_price", 9),
+    ("_lot", 5),
+    ("_lot_after_hours", 5),
+    ("halted", 1),
+    ("_liquidation", 1),
+    ("admin", 1),
+    ("_warning", 2),
+    ("_warning_notice", 1),
+    ("_unfaithful", 1),
+    ("_backdoor", 1),
+    ("_lock", 2),
+    ("_par_change", 2),
+    ("_capital_increase", 2),
+    ("_margin_rate", 3),
+    ("_credit", 1),
+    ("_credit_days", 3),
+    ("_prev_volume", 12),
+    ("par_value", 12),
+    ("listed_date", 8),
+    ("listed_shares", 15),
+    ("_capital", 21),
+    ("_fiscal_month", 2),
+    ("_ipo_price", 7),
+    ("_preferred", 1),
+    ("_short_overheat", 1),
+    ("_surge", 1),
+    ("_krx300", 1),
 )
 _END = (
-    ("_sales", 9), ("_operating_income", 9), ("_ordinary_income", 9), ("_net_income", 5),
-    ("roe", 9), ("_base_month", 8), ("market_cap_100m_krw", 9), ("_group_company", 3),
-    ("_credit_limit", 1), ("_collateral", 1), ("_lendable", 1),
+    ("_sales", 9),
+    ("_operating_income", 9),
+    ("_ordinary_income", 9),
+    ("_net_income", 5),
+    ("roe", 9),
+    ("_base_month", 8),
+    ("market_cap_100m_krw", 9),
+    ("_group_company", 3),
+    ("_credit_limit", 1),
+    ("_collateral", 1),
+    ("_lendable", 1),
 )
-KOSPI_TAIL = (*_HEAD, *((f"_flag{i}", 1) for i in range(_FLAGS_KOSPI)), *_MIDDLE,
-              ("_kospi", 1), *_END)
+KOSPI_TAIL = (
+    *_HEAD,
+    *((f"_flag{i}", 1) for i in range(_FLAGS_KOSPI)),
+    *_MIDDLE,
+    ("_kospi", 1),
+    *_END,
+)
 KOSDAQ_TAIL = (*_HEAD, *((f"_flag{i}", 1) for i in range(_FLAGS_KOSDAQ)), *_MIDDLE, *_END)
 TAILS = {"KOSPI": KOSPI_TAIL, "KOSDAQ": KOSDAQ_TAIL}
 
-MASTER_COLUMNS = ("symbol", "isin", "name", "market", "group", "sector_code", "cap_size",
-                  "base_price", "par_value", "listed_date", "listed_shares",
-                  "market_cap_100m_krw", "roe", "halted", "admin")
+MASTER_COLUMNS = (
+    "symbol",
+    "isin",
+    "name",
+    "market",
+    "group",
+    "sector_code",
+    "cap_size",
+    "base_price",
+    "par_value",
+    "listed_date",
+    "listed_shares",
+    "market_cap_100m_krw",
+    "roe",
+    "halted",
+    "admin",
+)
 
 
 def tail_width(market: str) -> int:
@@ -102,7 +149,7 @@ def _split(tail: str, layout: Sequence[tuple[str, int]]) -> dict[str, str]:
     out, pos = {}, 0
     for name, width in layout:
         if not name.startswith("_"):
-            out[name] = tail[pos:pos + width].strip()
+            out[name] = tail[pos : pos + width].strip()
         pos += width
     return out
 
@@ -126,8 +173,15 @@ def parse_master(text: str, market: str) -> pd.DataFrame:
             continue
         head, tail = line[:-width], line[-width:]
         fields = _split(tail, layout)
-        records.append({"symbol": head[0:9].strip(), "isin": head[9:21].strip(),
-                        "name": head[21:].strip(), "market": market, **fields})
+        records.append(
+            {
+                "symbol": head[0:9].strip(),
+                "isin": head[9:21].strip(),
+                "name": head[21:].strip(),
+                "market": market,
+                **fields,
+            }
+        )
     df = pd.DataFrame.from_records(records, columns=list(MASTER_COLUMNS))
     for col in ("symbol", "isin", "name", "market", "group", "sector_code", "cap_size"):
         df[col] = df[col].astype("str")
@@ -152,16 +206,3 @@ def master_text(zipped: bytes) -> str:
             return zf.read(names[0]).decode("cp949")
     except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise BadResponse(f"not a KIS master file: {exc}") from exc
-
-
-def download_master(url: str, timeout: float) -> bytes:
-    """GET one master zip (no auth, no rate limit). Errors are :class:`TransportError`s."""
-    try:
-        response = requests.get(url, timeout=timeout)
-    except requests.Timeout as exc:
-        raise RequestTimeout(f"no answer within {timeout:g} s from {url}") from exc
-    except requests.ConnectionError as exc:
-        raise ConnectionFailed(f"download of {url} failed: {type(exc).__name__}") from exc
-    if response.status_code != 200:
-        raise BadResponse(f"HTTP {response.status_code} for {url}", status=response.status_code)
-    return response.content

@@ -81,13 +81,16 @@ class SimulatorProcess:
             started = parent.recv()
         except (EOFError, OSError):
             self._kill()
-            raise RuntimeError("the simulator process did not start "
-                               f"(exit code {self._proc.exitcode})") from None
+            raise RuntimeError(
+                f"the simulator process did not start (exit code {self._proc.exitcode})"
+            ) from None
         self.base_url: str = started["base_url"]
         self.pid: int = started["pid"]
         self.options = dict(options)
-        self.keys = {name: AppKey(name, k["app_key"], k["app_secret"], k["profile"])
-                     for name, k in started["keys"].items()}
+        self.keys = {
+            name: AppKey(name, k["app_key"], k["app_secret"], k["profile"])
+            for name, k in started["keys"].items()
+        }
         self._port = int(urlsplit(self.base_url).port or 0)
         info = self._admin("GET", "/__sim/info")
         self.app_key: str = info["app_key"]

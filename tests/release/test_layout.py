@@ -68,7 +68,7 @@ def test_no_import_cycle() -> None:
 
     def visit(node: str, path: list[str]) -> None:
         if node in path:
-            cycles.append(path[path.index(node):] + [node])
+            cycles.append([*path[path.index(node) :], node])
             return
         if node in done:
             return
@@ -83,39 +83,67 @@ def test_no_import_cycle() -> None:
 
 def _is_exception(node: ast.ClassDef, known: set[str]) -> bool:
     names = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
-    return bool(names & known) or any(n.endswith(("Error", "Exception", "Interrupt")) for n in names)
+    return bool(names & known) or any(
+        n.endswith(("Error", "Exception", "Interrupt")) for n in names
+    )
 
 
 def test_exceptions_live_in_errors_py() -> None:
     builtin = {n for n in dir(__builtins__) if n.endswith(("Error", "Exception"))} | {
-        "KeyboardInterrupt", "CancelledError", "TimeoutError", "BaseException"}
+        "KeyboardInterrupt",
+        "CancelledError",
+        "TimeoutError",
+        "BaseException",
+    }
     defined = {
-        name: [c.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
-               and _is_exception(c, builtin)]
+        name: [
+            c.name
+            for c in ast.walk(tree)
+            if isinstance(c, ast.ClassDef) and _is_exception(c, builtin)
+        ]
         for name, tree in TREES.items()
     }
-    stray = {name: classes for name, classes in defined.items() if classes
-             and name != "kisresearch.errors" and not name.startswith("kisresearch.sim")}
+    stray = {
+        name: classes
+        for name, classes in defined.items()
+        if classes and name != "kisresearch.errors" and not name.startswith("kisresearch.sim")
+    }
     assert not stray, stray
     assert len(defined["kisresearch.errors"]) >= 15  # the scan sees the tree it guards
 
 
 def test_sim_imports_nothing_from_the_rest() -> None:
-    outside = {(name, t) for name in MODULES if name.startswith("kisresearch.sim")
-               for t, _ in _imports(name)
-               if not t.startswith("kisresearch.sim") and t not in SIM_MAY_IMPORT}
+    outside = {
+        (name, t)
+        for name in MODULES
+        if name.startswith("kisresearch.sim")
+        for t, _ in _imports(name)
+        if not t.startswith("kisresearch.sim") and t not in SIM_MAY_IMPORT
+    }
     assert not outside, sorted(outside)
 
 
 def test_no_private_name_crosses_a_module() -> None:
-    crossing = sorted((name, t, n) for name in MODULES for t, names in _imports(name)
-                      for n in names if n.startswith("_") and n != "__version__")
+    crossing = sorted(
+        (name, t, n)
+        for name in MODULES
+        for t, names in _imports(name)
+        for n in names
+        if n.startswith("_") and n != "__version__"
+    )
     assert not crossing, crossing
 
 
 def test_bench_is_imported_only_by_the_cli() -> None:
-    users = sorted({name for name in MODULES if not name.startswith("kisresearch.bench")
-                    for t, _ in _imports(name) if t.startswith("kisresearch.bench")})
+    users = sorted(
+        {
+            name
+            for name in MODULES
+            if not name.startswith("kisresearch.bench")
+            for t, _ in _imports(name)
+            if t.startswith("kisresearch.bench")
+        }
+    )
     assert users == ["kisresearch.cli"], users
 
 

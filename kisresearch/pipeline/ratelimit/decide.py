@@ -34,7 +34,6 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-
 # field -> (valid?, what a valid value is)
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "rate": (lambda v: is_number(v) and v > 0, "a number > 0"),

@@ -1,0 +1,202 @@
+"""The pipeline one logical request runs through, composed of the stages beside this module.
+
+:class:`Pipeline` is what the public methods (:mod:`kisresearch.methods`) use of the client:
+``fetch`` (the cache, then every page through retry -> auth headers -> limiter -> transport, one
+stats event per attempt), ``run`` (a bulk pull on the batch engine), ``provenance`` (a frame's
+``attrs``), and the clock and the master-file download. :class:`~kisresearch.client.KIS` builds
+one and only wires it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from ..config import Credentials
+from ..errors import APIError, KISError, RateLimited, TokenInvalid
+from ..observe.stats import StatsManager
+from ..plan import endpoints as ep
+from ..timebase import Clock, kst
+from .auth import TokenManager
+from .batch import BatchRunner, Outcome
+from .cache import POLICIES, ResponseCache
+from .ratelimit import Limiter, NullLimiter
+from .retry import RetryPolicy, retrying
+from .transport import Request, Response, Transport, download
+
+__all__ = ["Fetched", "Pager", "Pipeline", "merge_pages"]
+
+log = logging.getLogger("kisresearch.client")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One logical answer: the body, and whether it came from the cache (and when fetched)."""
+
+    body: dict[str, Any]
+    from_cache: bool
+    fetched_at: float
+
+
+Pager = Callable[[Response], Request | None]
+
+
+@dataclass(eq=False)
+class Pipeline:
+    """The stages of one client, composed; every attribute is a stage or a setting."""
+
+    env: str
+    namespace: str
+    simulated: bool
+    credentials: Credentials
+    transport: Transport
+    auth: TokenManager
+    limiter: Limiter | NullLimiter
+    retry_policy: RetryPolicy
+    stats: StatsManager
+    cache: ResponseCache | None
+    runner: BatchRunner
+    clock: Clock
+
+    def _send(self, request: Request) -> Response:
+        """One attempt: auth headers, a limiter slot, HTTP; one stats event per attempt. A
+        rejected token is dropped and the attempt made once more with a fresh one."""
+        for refreshed in (False, True):
+            # Headers first: a token issuance must not sit between the limiter's slot and
+            # the send, or calls reserved apart would leave together.
+            headers = self.auth.headers()
+            waited = self.limiter.acquire()
+            if waited > 0:
+                self.stats.record_wait(waited)
+            started = self.clock.now()
+            try:
+                response = self.transport.send(request, headers)
+            except KISError as exc:
+                self._record(request, started, exc)
+                if isinstance(exc, RateLimited):
+                    self.limiter.on_rate_limited()
+                if isinstance(exc, TokenInvalid) and not refreshed:
+                    log.info("%s: the server rejected the token; getting another", exc.msg_cd)
+                    self.auth.invalidate(headers["authorization"].removeprefix("Bearer "))
+                    continue
+                raise
+            self._record(request, started, None)
+            return response
+        raise AssertionError("unreachable")
+
+    def _record(self, request: Request, started: float, exc: BaseException | None) -> None:
+        latency = self.clock.now() - started
+        if exc is None:
+            outcome, code = "ok", None
+        elif isinstance(exc, RateLimited):
+            outcome, code = "rate_limited", exc.msg_cd
+        elif isinstance(exc, APIError):
+            outcome, code = "error", exc.msg_cd
+        else:
+            outcome, code = "transport", type(exc).__name__
+        self.stats.record_attempt(request.name, request.tr_id, started, latency, outcome, code)
+
+    def _call(self, request: Request) -> Response:
+        """One request with retries (EGW00201, transient faults)."""
+
+        def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
+            self.stats.record_retry(request.name, getattr(exc, "msg_cd", type(exc).__name__))
+
+        return retrying(self.retry_policy, sleep=self.clock.sleep, on_retry=on_retry)(
+            self._send, request
+        )
+
+    def fetch(
+        self,
+        endpoint: ep.Endpoint,
+        params: Mapping[str, str],
+        *,
+        symbol: str | None = None,
+        use_cache: bool = True,
+        refresh: bool = False,
+        pages: Pager | None = None,
+    ) -> Fetched:
+        """A logical request through the cache: one call, or all its pages merged.
+
+        ``pages(response)`` returns the request for the next page, or None after the last.
+        """
+        cache = self.cache if use_cache else None
+        key = cache.key(self.namespace, endpoint.name, params) if cache is not None else ""
+        if cache is not None and not refresh:
+            hit = cache.get(key, endpoint=endpoint.name)
+            if hit is not None:
+                return Fetched(hit.payload, True, hit.fetched_at)
+        request: Request | None = endpoint.request(self.env, params)
+        body: dict[str, Any] = {}
+        while request is not None:
+            response = self._call(request)
+            body = merge_pages(body, response.body, endpoint.rows_key)
+            request = pages(response) if pages else None
+        now = self.clock.now()
+        if cache is not None:
+            policy = POLICIES[endpoint.cache]
+            cache.set(
+                key,
+                body,
+                ttl=policy.ttl_for(params, body, now),
+                endpoint=endpoint.name,
+                symbol=symbol,
+                fetched_at=now,
+            )
+        return Fetched(body, False, now)
+
+    def run(
+        self, items: Sequence[Any], fn: Callable[[Any], Any], desc: str, progress: bool | None
+    ) -> list[Outcome]:
+        return self.runner.run(items, fn, desc=desc, progress=progress)
+
+    def provenance(
+        self,
+        df: pd.DataFrame,
+        endpoint: ep.Endpoint | None,
+        fetched: Sequence[Fetched],
+        **extra: Any,
+    ) -> pd.DataFrame:
+        stamps = [f.fetched_at for f in fetched]
+        df.attrs.update(
+            endpoint=endpoint.path if endpoint is not None else None,
+            tr_id=endpoint.tr_id_for(self.env) if endpoint is not None else None,
+            env="simulator" if self.simulated else self.env,
+            fetched_at=_iso(max(stamps)) if stamps else None,
+            answers=len(fetched),
+            from_cache=sum(f.from_cache for f in fetched),
+            **extra,
+        )
+        return df
+
+    def today(self) -> date:
+        """Today in KST, the market's calendar."""
+        return kst(self.clock.now()).date()
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def download(self, url: str) -> bytes:
+        """A master file's bytes (no limiter: the download server is not the API)."""
+        return download(url, self.transport.timeout)
+
+
+def merge_pages(acc: dict[str, Any], body: dict[str, Any], rows_key: str | None) -> dict[str, Any]:
+    """Join a further page to the first: its rows (``rows_key``) are appended; everything else
+    (a summary such as the balance's ``output2``, taken once) stays the first page's."""
+    if not acc:
+        return dict(body)
+    merged = dict(acc)
+    rows = body.get(rows_key) if rows_key else None
+    if rows_key and isinstance(rows, list) and isinstance(merged.get(rows_key), list):
+        merged[rows_key] = merged[rows_key] + rows
+    return merged
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
