@@ -126,3 +126,38 @@ def redis_url() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# The developers' fast path is `python -m pytest -m "not slow"`; the README's command runs all.
+# Slow: whole modules that drive many simulated pulls or other processes, the notebooks (real
+# Jupyter kernels) and single tests measured at a second or more on a 2-core machine.
+SLOW_MODULES = (
+    "test_faults.py",
+    "test_restart.py",
+    "test_bench.py",
+    "test_packaging.py",
+    "test_readme.py",
+    "test_stats_e2e.py",
+    "test_bad_input.py",
+)
+SLOW_TESTS = (
+    "test_two_processes_starting_together_issue_one_token",
+    "test_two_processes_writing_at_once",
+    "test_history_of_100_symbols_runs_through_the_batch_engine",
+    "test_symbols_from_the_master_files_cached_for_a_day",
+    "test_processes_sharing_a_file_store_never_exceed_the_window",
+    "test_master_files",
+    "test_faults_spare_oauth_admin_and_master_files",
+    "test_dashboard_follows_a_real_pull",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        if (
+            path.suffix == ".ipynb"
+            or path.name in SLOW_MODULES
+            or item.name.split("[")[0] in SLOW_TESTS
+        ):
+            item.add_marker(pytest.mark.slow)

@@ -33,8 +33,7 @@ import kisresearch as kr
 import kisresearch.observe.logs
 from kisresearch.pipeline.retry import RetryPolicy
 from kisresearch.sim import Faults, Simulator
-
-from .conftest import to_quiet
+from tests.conftest import to_quiet
 
 CODES = kr.universe()["code"].head(200).tolist()
 HISTORY_CODES = CODES[:40]

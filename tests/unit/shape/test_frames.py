@@ -16,7 +16,7 @@ from kisresearch.shape import frames
 from kisresearch.shape.frames import Col, Piece
 from kisresearch.shape.master import parse_master
 
-PAYLOADS = Path(__file__).resolve().parents[1] / "data" / "payloads"
+PAYLOADS = Path(__file__).resolve().parents[3] / "data" / "payloads"
 
 
 def load(name: str) -> dict[str, Any]:

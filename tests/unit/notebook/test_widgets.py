@@ -20,7 +20,7 @@ from kisresearch.observe.stats import StatsManager
 
 PNG = b"\x89PNG\r\n\x1a\n"
 THREAD = "kisresearch-dashboard"
-UNIVERSE = Path(__file__).parents[1] / "data" / "universe.csv"
+UNIVERSE = Path(__file__).resolve().parents[3] / "data" / "universe.csv"
 
 
 def dashboard_threads() -> list[threading.Thread]:

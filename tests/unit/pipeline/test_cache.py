@@ -39,7 +39,7 @@ from kisresearch.pipeline.cache.policy import (
 )
 from kisresearch.timebase import KST, krx_session, next_open
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 QUOTE_PARAMS = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}
 
 

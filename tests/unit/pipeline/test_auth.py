@@ -12,8 +12,7 @@ import textwrap
 from kisresearch.config import Credentials, toolkit_dir
 from kisresearch.pipeline.auth import TokenManager
 from kisresearch.pipeline.transport import Transport
-
-from .conftest import SimClock
+from tests.conftest import SimClock
 
 
 def _manager(sim, home, clock=None):

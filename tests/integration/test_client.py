@@ -9,8 +9,7 @@ import pytest
 
 import kisresearch as kr
 from kisresearch.errors import ConfigError
-
-from .conftest import SimClock, to_quiet
+from tests.conftest import SimClock, to_quiet
 
 
 @pytest.fixture
