@@ -2,7 +2,7 @@
 
 Each public method is plan -> run -> shape: validate the input and plan the requests
 (:mod:`~kisresearch.plan.endpoints`), run them through the client's pipeline (one batch item per
-symbol, every page through ``pipeline.fetch``: cache -> retry -> limiter -> auth -> transport), and
+symbol, every page through ``pipeline.fetch``: cache -> retry -> auth -> limiter -> transport), and
 shape the answers (:mod:`~kisresearch.shape.frames`). What a method may use of the client is the
 :class:`~kisresearch.methods._base.Client` protocol; nothing here imports the client.
 

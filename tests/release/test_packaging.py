@@ -35,7 +35,8 @@ def test_wheel_includes_the_data_files(wheel: Path) -> None:
         p.relative_to(ROOT).as_posix() for p in (ROOT / "data").rglob("*") if p.is_file()
     )
     assert shipped and all(f"kisresearch/{name}" in names for name in shipped), shipped
-    assert "kisresearch/sim/__init__.py" in names
+    modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "kisresearch").rglob("*.py"))
+    assert [m for m in modules if m not in names] == []  # every module, every subpackage
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
