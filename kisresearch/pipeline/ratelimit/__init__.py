@@ -66,23 +66,17 @@ old starts fall out of the window and a past ``tat`` is simply ``now``. A state 
 than an hour ahead (a clock that jumped back) is discarded.
 """
 
-from .limiter import (
+from .decide import (
     DEFAULT_JITTER_ALLOWANCE,
     DEFAULT_MARGIN,
-    MAX_LATE_RESERVES,
-    FileStore,
-    Limiter,
     LimiterConfig,
     LimiterState,
-    LimiterStore,
-    MemoryStore,
-    NullLimiter,
-    RedisStore,
     decide,
     effective_rate,
-    make_limiter,
     penalize,
 )
+from .limiter import MAX_LATE_RESERVES, Limiter, NullLimiter, make_limiter
+from .stores import FileStore, LimiterStore, MemoryStore, RedisStore
 
 __all__ = [
     "DEFAULT_JITTER_ALLOWANCE",

@@ -14,8 +14,6 @@ from ...config import toolkit_dir
 from ...errors import ConfigError
 from ...timebase import SYSTEM_CLOCK, Clock
 from .decide import (
-    DEFAULT_JITTER_ALLOWANCE,
-    DEFAULT_MARGIN,
     LimiterConfig,
     LimiterState,
     decide,
@@ -24,22 +22,7 @@ from .decide import (
 )
 from .stores import FileStore, LimiterStore, MemoryStore, RedisStore
 
-__all__ = [
-    "DEFAULT_JITTER_ALLOWANCE",
-    "DEFAULT_MARGIN",
-    "FileStore",
-    "Limiter",
-    "LimiterConfig",
-    "LimiterState",
-    "LimiterStore",
-    "MemoryStore",
-    "NullLimiter",
-    "RedisStore",
-    "decide",
-    "effective_rate",
-    "make_limiter",
-    "penalize",
-]
+__all__ = ["MAX_LATE_RESERVES", "Limiter", "NullLimiter", "make_limiter"]
 
 MAX_LATE_RESERVES = 3  # slots given up in a row before a call goes anyway
 
