@@ -5,16 +5,9 @@ answer is stored and for how long (:mod:`.policy`); :class:`ResponseCache` joins
 (:mod:`.responses`).
 """
 
-from .responses import (
-    POLICIES,
-    CachedEntry,
-    CachePolicy,
-    ResponseCache,
-    UnsafeRow,
-    cache_key,
-    cacheable,
-    default_cache,
-)
+from ...errors import UnsafeRow
+from .policy import POLICIES, CachePolicy, cache_key
+from .responses import CachedEntry, ResponseCache, cacheable, default_cache
 
 __all__ = [
     "POLICIES",

@@ -43,21 +43,12 @@ from ...config import private_dir, toolkit_dir
 from ...errors import ConfigError, KISError, UnsafeRow
 from ...timebase import SYSTEM_CLOCK, Clock
 from .disk import DBNAME, create_db, is_corrupt, open_db, quarantine
-from .policy import POLICIES, CachePolicy, cache_key, is_error_body, non_empty_success
+from .policy import cache_key, is_error_body, non_empty_success
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "POLICIES",
-    "CachePolicy",
-    "CachedEntry",
-    "ResponseCache",
-    "UnsafeRow",
-    "cache_key",
-    "cacheable",
-    "default_cache",
-]
+__all__ = ["CachedEntry", "ResponseCache", "cacheable", "default_cache"]
 
 log = logging.getLogger("kisresearch.cache")
 
