@@ -25,6 +25,7 @@ __all__ = [
     "CLOSE",
     "KST",
     "OPEN",
+    "SETTLED",
     "SYSTEM_CLOCK",
     "Clock",
     "FollowingClock",
@@ -35,13 +36,17 @@ __all__ = [
     "iso_kst",
     "krx_session",
     "kst",
+    "latest_session",
     "next_open",
+    "previous_trading_day",
+    "settled_day",
     "until_next_open",
 ]
 
 KST = timezone(timedelta(hours=9), "KST")  # Asia/Seoul
 OPEN = time(9, 0)
 CLOSE = time(15, 30)
+SETTLED = time(18, 0)  # after-hours trading has ended: a session's numbers are final
 
 Holidays = Collection[date] | None
 
@@ -147,3 +152,29 @@ def next_open(now: float, holidays: Holidays = None) -> float:
 
 def until_next_open(now: float, holidays: Holidays = None) -> float:
     return next_open(now, holidays) - now
+
+
+def previous_trading_day(day: date, holidays: Holidays = None) -> date:
+    """The last trading day strictly before ``day``."""
+    day -= timedelta(days=1)
+    while not is_trading_day(day, holidays):
+        day -= timedelta(days=1)
+    return day
+
+
+def latest_session(now: float, holidays: Holidays = None) -> date:
+    """The trading day of the latest session that has opened by ``now`` (before Monday's open:
+    Friday's)."""
+    t = kst(now)
+    if is_trading_day(t.date(), holidays) and t.time() >= OPEN:
+        return t.date()
+    return previous_trading_day(t.date(), holidays)
+
+
+def settled_day(now: float, holidays: Holidays = None) -> date:
+    """The latest trading day whose numbers are final by ``now``: its session closed and its
+    after-hours trading over (:data:`SETTLED`, 18:00 KST). Bars up to it may be kept as final."""
+    t = kst(now)
+    if is_trading_day(t.date(), holidays) and t.time() >= SETTLED:
+        return t.date()
+    return previous_trading_day(t.date(), holidays)

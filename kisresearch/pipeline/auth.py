@@ -3,8 +3,8 @@
 KIS issues a token at most once a minute per app key (EGW00133 otherwise, and every issuance
 sends the account holder a KakaoTalk alert); a token lasts 24 h. So the token is the toolkit's
 most precious state: it is written to ``<toolkit folder>/token-<id>.json`` (mode 0600; the app
-secret is never stored), and an exclusive ``flock`` around "read the file, else issue" makes two
-processes that start together issue exactly one token between them.
+secret is never stored), and an exclusive file lock (``config.locked``) around "read the file,
+else issue" makes two processes that start together issue exactly one token between them.
 
 ``<id>`` hashes the server's base URL with the app key, so real, paper and simulator tokens
 never mix, and the file name reveals neither.
@@ -12,16 +12,13 @@ never mix, and the file name reveals neither.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from ..config import Credentials, write_private
+from ..config import Credentials, locked, write_private
 from ..errors import BadResponse, TokenThrottled
 from ..observe.logs import register_secret
 from ..timebase import SYSTEM_CLOCK, Clock
@@ -72,7 +69,7 @@ class TokenManager:
         token, expires = self._token, self._expires_at
         if token is not None and self._valid(token, expires):
             return token
-        with self._lock, self._file_lock():
+        with self._lock, locked(self._lock_path):
             state = self._read()
             if state and self._valid(state.get("access_token"), state.get("expires_at", 0.0)):
                 self._adopt(state["access_token"], float(state["expires_at"]))
@@ -86,7 +83,7 @@ class TokenManager:
 
         If another process has already replaced it on disk, its successor is kept.
         """
-        with self._lock, self._file_lock():
+        with self._lock, locked(self._lock_path):
             state = self._read() or {}
             if rejected is None or state.get("access_token") in (None, rejected):
                 state["access_token"] = None
@@ -141,16 +138,6 @@ class TokenManager:
             "EGW00133", "token issuance still throttled after waiting", endpoint="tokenP"
         )
 
-    @contextlib.contextmanager
-    def _file_lock(self) -> Iterator[None]:
-        fd = _open_private(self._lock_path)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
     def _read(self) -> dict | None:
         try:
             data = json.loads(self.path.read_text())
@@ -160,7 +147,3 @@ class TokenManager:
 
     def _write(self, state: dict) -> None:
         write_private(self.path, json.dumps(state).encode())
-
-
-def _open_private(path: Path) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

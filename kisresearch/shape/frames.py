@@ -137,11 +137,21 @@ class Piece:
     error: str | None = None
 
 
-def long_frame(pieces: Sequence[Piece], columns: Sequence[Col], *, key: str) -> pd.DataFrame:
-    """Stack pieces into a long frame sorted by symbol (order of first appearance) and ``key``.
+def long_frame(
+    pieces: Sequence[Piece],
+    columns: Sequence[Col],
+    *,
+    key: str,
+    held: pd.DataFrame | None = None,
+    order: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Stack pieces into a long frame sorted by symbol (``order``, else order of first
+    appearance) and ``key``.
 
     Duplicate ``(symbol, key)`` rows keep the first piece's (pages are passed newest first, so
     the newest answer wins). An error piece is one row: its values missing, ``error`` set.
+    ``held`` are rows already typed (the bar store's: ``symbol``, the columns, ``fetched_at``);
+    they come after the pieces (a fresh answer wins) with ``from_cache`` True.
     """
     symbols: list[str] = []
     records: list[Row | None] = []
@@ -165,10 +175,17 @@ def long_frame(pieces: Sequence[Piece], columns: Sequence[Col], *, key: str) -> 
     df = table(records, columns)
     df.insert(0, "symbol", pd.Series(symbols, dtype="str"))
     df = _finish(df, errors, cached, stamps)
-    order = {s: i for i, s in enumerate(dict.fromkeys(symbols))}
-    df = df.drop_duplicates(["symbol", key], keep="first")
-    rank = df["symbol"].map(order)
-    df = df.assign(_rank=rank).sort_values(["_rank", key], kind="stable")
+    fresh = len(df)
+    if held is not None and len(held):
+        kept = held.assign(error=pd.Series(None, index=held.index, dtype=object), from_cache=True)
+        kept = kept[list(df.columns)]
+        df = pd.concat([df, kept], ignore_index=True) if fresh else kept.reset_index(drop=True)
+    names = list(order) if order is not None else list(dict.fromkeys(df["symbol"]))
+    rank = {s: i for i, s in enumerate(names)}
+    if fresh:  # the store's rows are unique per (symbol, key) already
+        df = df.drop_duplicates(["symbol", key], keep="first")
+    ranks = df["symbol"].map(rank)
+    df = df.assign(_rank=ranks).sort_values(["_rank", key], kind="stable")
     return df.drop(columns="_rank").reset_index(drop=True)
 
 

@@ -48,15 +48,15 @@ def _bar(
     return Bar(day, o, h, lo, c, volume * f, value, base, split)
 
 
-def _day_bar(snap: Snapshot, adjusted: bool) -> Bar:
+def _day_bar(snap: Snapshot, adjusted: bool, now: int) -> Bar:
     prices = (snap.open, snap.high, snap.low, snap.close, snap.base)
     b = snap.bar
-    return _bar(snap.day, prices, snap.volume, snap.value, b.factor, b.split, adjusted)
+    return _bar(snap.day, prices, snap.volume, snap.value, b.factor // now, b.split, adjusted)
 
 
-def _array_bar(d: Daily, i: int, adjusted: bool) -> Bar:
+def _array_bar(d: Daily, i: int, adjusted: bool, now: int) -> Bar:
     prices = (int(a[i]) for a in (d.open, d.high, d.low, d.close, d.base))
-    volume, value, factor = int(d.volume[i]), int(d.value[i]), int(d.factor[i])
+    volume, value, factor = int(d.volume[i]), int(d.value[i]), int(d.factor[i]) // now
     return _bar(d.days[i], prices, volume, value, factor, d.split(i), adjusted)
 
 
@@ -64,15 +64,20 @@ def _iter_days(
     mk: Market, session: Session, code: str, start: date, end: date, adjusted: bool
 ) -> Iterator[Bar]:
     """Daily bars for trading days in [start, end] (clipped at the session day), newest
-    first. The session day's bar is partial while it runs."""
+    first. The session day's bar is partial while it runs. Adjusted prices are in the units
+    of the session day: a split after it is not known yet."""
     last = mk.snapshot(code, session, end)
     if last is None:
         return
     d = mk.history(last)
+    now = mk.factor_now(last, session)
     for idx in range(last.idx, -1, -1):
         if d.days[idx] < start:
             return
-        yield _day_bar(last, adjusted) if idx == last.idx else _array_bar(d, idx, adjusted)
+        if idx == last.idx:
+            yield _day_bar(last, adjusted, now)
+        else:
+            yield _array_bar(d, idx, adjusted, now)
 
 
 def period_bars(

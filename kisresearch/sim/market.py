@@ -26,8 +26,8 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Generic, TypeVar
 
@@ -324,10 +324,21 @@ class Market:
     Three caches: full daily series per symbol (LRU ``cache``, ~200 kB each), single day bars
     (many, tiny: quotes of a whole universe stay warm) and 1-min bars per symbol-day."""
 
-    def __init__(self, seed: int, clock: SimClock, *, cache: int = 128) -> None:
+    def __init__(
+        self,
+        seed: int,
+        clock: SimClock,
+        *,
+        cache: int = 128,
+        splits: Mapping[str, tuple[date, int]] | None = None,
+    ) -> None:
         self.seed = seed
         self.clock = clock
-        self.symbols = domestic()
+        self.symbols = dict(domestic())
+        for code, (day, ratio) in (splits or {}).items():
+            if code not in self.symbols or ratio < 2:
+                raise ValueError(f"splits: unknown code {code!r} or ratio {ratio!r} below 2")
+            self.symbols[code] = replace(self.symbols[code], split_day=day, split_ratio=ratio)
         self._daily: LRU[tuple[str, int], Daily] = LRU(self._build_daily, cache)
         self._bars: LRU[tuple[str, int, int], DayBar] = LRU(self._build_bar, 16384)
         self._minutes: LRU[tuple[str, int, int], Minutes] = LRU(self._build_minutes, 512)
@@ -393,13 +404,20 @@ class Market:
             int(m.value[:k].sum()), upper, lower,
         )  # fmt: skip
 
+    def factor_now(self, snap: Snapshot, session: Session) -> int:
+        """The split factor of the session day in ``snap``'s series: adjusted prices are
+        relative to it (a split after the session day is not known yet)."""
+        d = self.history(snap)
+        return int(d.factor[min(len(d.days) - 1, self.index(snap.sym, session, session.day))])
+
     def range_stats(self, snap: Snapshot, start: date) -> tuple[int, str, int, str]:
         """(high, high day, low, low day) over trading days from ``start`` to the snapshot's
-        day, split-adjusted, counting the day's bar so far."""
+        day, adjusted to its split factor, counting the day's bar so far."""
         d = self.history(snap)
         i0 = max(0, bisect.bisect_left(d.days, start))
-        highs = np.round(d.high[i0 : snap.idx] / d.factor[i0 : snap.idx]).astype(np.int64)
-        lows = np.round(d.low[i0 : snap.idx] / d.factor[i0 : snap.idx]).astype(np.int64)
+        f = d.factor[i0 : snap.idx] / d.factor[snap.idx]
+        highs = np.round(d.high[i0 : snap.idx] / f).astype(np.int64)
+        lows = np.round(d.low[i0 : snap.idx] / f).astype(np.int64)
         highs = np.append(highs, snap.high)
         lows = np.append(lows, snap.low)
         ih, il = int(np.argmax(highs)), int(np.argmin(lows))

@@ -6,6 +6,8 @@ import hashlib
 import logging
 import random
 import threading
+from collections.abc import Mapping
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +44,9 @@ class Simulator:
     rate_limit_status : HTTP status of the EGW00201 answer (500; 200 is the other variant).
     token_interval, token_ttl : minimum seconds between tokenP successes per key; token life.
     seed : market data, portfolios, credentials and fault randomness.
+    splits : ``{code: (day, ratio)}``: a stock split of ``ratio`` for ``1`` taking effect on
+        ``day`` (replacing the universe's), e.g. one after today to see adjusted history
+        rewritten once the clock (:meth:`advance`) passes it.
     host, port : where to listen; port 0 picks a free one.
 
     The default app key, secret and account (``"50000000-01"``) are derived from ``seed``;
@@ -61,6 +66,7 @@ class Simulator:
         token_interval: float = 60.0,
         token_ttl: float = 86400.0,
         seed: int = 0,
+        splits: Mapping[str, tuple[date, int]] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -83,7 +89,7 @@ class Simulator:
         self.host = host
         self._port = port
         self.clock = SimClock()
-        self.market = Market(seed, self.clock)
+        self.market = Market(seed, self.clock, splits=splits)
         self.tokens = TokenBook(token_interval, token_ttl)
         self.limiter = RateLimiter(window, cooldown)
         self.truth_counters = Truth()

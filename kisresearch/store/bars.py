@@ -1,0 +1,259 @@
+"""The bar store: which bars are held, for which spans, and reading and writing them.
+
+Layout under the store folder (``store=`` / ``KIS_STORE``, default ``<toolkit folder>/store``),
+one folder per data source (``kis`` for KIS's servers, ``sim-<seed>`` for a simulator):
+
+- ``daily/adjusted/part-NN.parquet``, ``daily/raw/part-NN.parquet``: domestic daily bars, the
+  symbols spread over 64 files by a hash of the code;
+- ``minute/<symbol>/<YYYY-MM>.parquet``: domestic 1-min bars (as traded), a file per month;
+- ``overseas/<EXCD>/daily/{adjusted,raw}/part-NN.parquet``: overseas daily bars.
+
+Each folder reads as one dataset: ``pd.read_parquet(".../daily/adjusted")``, or
+``pyarrow.dataset``, ``polars.scan_parquet(".../*.parquet")``, DuckDB's ``read_parquet``. The
+columns are those of :meth:`KIS.history` / :meth:`KIS.minute_bars` /
+:meth:`KIS.overseas_history` without ``error`` and ``from_cache``: ``symbol``, the bar's
+``date`` (or ``time``), its values, and ``fetched_at`` (UTC, when KIS answered). Coverage (the
+spans asked and answered, bars or none) is in each file's metadata under ``kisresearch``.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import locked
+from ..shape import frames
+from ..shape.frames import Col
+from . import files
+from . import spans as sp
+
+BUCKETS = 64
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One kind of bars: a folder, its columns (as in the frames) and its key column."""
+
+    folder: str
+    columns: tuple[Col, ...]
+    key: str  # "date" (keys are day ordinals) or "time" (minute ordinals, KST wall time)
+
+    @property
+    def monthly(self) -> bool:
+        return self.key == "time"
+
+    @cached_property
+    def template(self) -> pd.DataFrame:
+        """An empty frame with the stored columns and dtypes."""
+        empty = frames.long_frame([], self.columns, key=self.key)
+        return empty.drop(columns=["error", "from_cache"])
+
+    def keys(self, values: pd.Series) -> np.ndarray:
+        """The integer keys of a key column (see :mod:`.spans`)."""
+        if self.monthly:
+            wall = values.dt.tz_localize(None).to_numpy().astype("datetime64[m]").astype(np.int64)
+            return wall + _EPOCH_ORDINAL * sp.MINUTES_A_DAY
+        return values.to_numpy().astype("datetime64[D]").astype(np.int64) + _EPOCH_ORDINAL
+
+    def path(self, symbol: str, key: int) -> str:
+        """The file (relative to the source folder) holding ``symbol``'s bars at ``key``."""
+        if self.monthly:
+            day = sp.key_day(key // sp.MINUTES_A_DAY)
+            return f"{self.folder}/{symbol}/{day:%Y-%m}.parquet"
+        return f"{self.folder}/part-{zlib.crc32(symbol.encode()) % BUCKETS:02d}.parquet"
+
+    def paths(self, symbol: str, start: int, end: int) -> list[str]:
+        if not self.monthly:
+            return [self.path(symbol, start)]
+        first, last = sp.key_day(start // sp.MINUTES_A_DAY), sp.key_day(end // sp.MINUTES_A_DAY)
+        months = pd.period_range(f"{first:%Y-%m}", f"{last:%Y-%m}", freq="M")
+        return [f"{self.folder}/{symbol}/{m.strftime('%Y-%m')}.parquet" for m in months]
+
+
+def daily(adjusted: bool) -> Dataset:
+    return Dataset(f"daily/{'adjusted' if adjusted else 'raw'}", frames.DAILY_COLUMNS, "date")
+
+
+MINUTE = Dataset("minute", frames.MINUTE_COLUMNS, "time")
+
+
+def overseas(exchange: str, adjusted: bool) -> Dataset:
+    kind = "adjusted" if adjusted else "raw"
+    return Dataset(f"overseas/{exchange}/daily/{kind}", frames.OVERSEAS_DAILY_COLUMNS, "date")
+
+
+@dataclass
+class Change:
+    """New bars of one symbol: ``rows`` (typed, within ``span``) replace what was held in
+    ``span``; ``reset`` first drops everything held for the symbol (adjusted bars rewritten)."""
+
+    symbol: str
+    rows: pd.DataFrame
+    span: sp.Span
+    reset: bool = False
+
+
+class View:
+    """What the store held of some symbols when loaded: spans per symbol and their rows."""
+
+    def __init__(self, dataset: Dataset, covered: dict[str, list[sp.Span]], rows: pd.DataFrame):
+        self.dataset = dataset
+        self.covered = covered
+        self.rows = rows
+        self._groups: dict[str, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    def spans(self, symbol: str) -> list[sp.Span]:
+        return self.covered.get(symbol, [])
+
+    def of(self, symbol: str) -> pd.DataFrame:
+        """The rows held for ``symbol``, oldest first."""
+        with self._lock:
+            if self._groups is None:
+                self._groups = (
+                    {str(k): v for k, v in self.rows.groupby("symbol", sort=False).indices.items()}
+                    if len(self.rows)
+                    else {}
+                )
+        at = self._groups.get(symbol)
+        if at is None:
+            return self.rows.iloc[0:0]
+        return self.rows.iloc[at].sort_values(self.dataset.key, kind="stable")
+
+    def select(self, symbols: Iterable[str], start: int, end: int) -> pd.DataFrame:
+        """The rows of ``symbols`` with keys in ``[start, end]``."""
+        rows = self.rows
+        if not len(rows):
+            return rows
+        keys = self.dataset.keys(rows[self.dataset.key])
+        mask = rows["symbol"].isin(list(symbols)).to_numpy() & (keys >= start) & (keys <= end)
+        return rows[mask] if not mask.all() else rows
+
+
+class BarStore:
+    """Bars held on disk for one data source (see the module docstring for the layout)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __repr__(self) -> str:
+        return f"BarStore({str(self.folder)!r})"
+
+    def load(self, dataset: Dataset, symbols: Sequence[str], start: int, end: int) -> View:
+        """Read, once each, the files holding ``symbols`` between keys ``start`` and ``end``."""
+        paths = dict.fromkeys(p for s in symbols for p in dataset.paths(s, start, end))
+        wanted = set(symbols)
+        covered: dict[str, list[sp.Span]] = {}
+        parts: list[pd.DataFrame] = []
+        for rel in paths:
+            part = files.read(self.folder / rel, dataset.template)
+            for symbol, spans in part.spans.items():
+                if symbol in wanted:
+                    covered[symbol] = sp.merge([*covered.get(symbol, []), *spans])
+            if len(part.rows):
+                parts.append(part.rows)
+        if not parts:
+            rows = dataset.template.iloc[0:0].copy()
+        elif len(parts) == 1:
+            rows = parts[0]
+        else:
+            rows = pd.concat(parts, ignore_index=True)
+        return View(dataset, covered, rows)
+
+    def save(self, dataset: Dataset, changes: Sequence[Change]) -> None:
+        """Apply ``changes`` file by file, each under its lock, each file replaced atomically."""
+        by_file: dict[str, list[Change]] = {}
+        for change in changes:
+            rel = dataset.path(change.symbol, change.span[0])
+            if rel != dataset.path(change.symbol, change.span[1]):
+                raise ValueError(f"a change of {change.symbol} spans more than one file")
+            by_file.setdefault(rel, []).append(change)
+        for rel, group in by_file.items():
+            path = self.folder / rel
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with locked(files.lock_path(path)):
+                part = files.read(path, dataset.template)
+                part.rows = _apply(dataset, part, group)
+                files.write(path, part, dataset.key)
+
+    def summary(self) -> pd.DataFrame:
+        """What is held: one row per (dataset, symbol) with ``first``, ``last`` (the covered
+        span's ends), ``spans``, ``rows`` and ``bytes`` (of the files holding it, shared
+        files split by rows)."""
+        out: list[dict[str, object]] = []
+        for path in sorted(self.folder.rglob("*.parquet")):
+            rel = path.relative_to(self.folder)
+            name = str(rel.parent) if rel.parts[0] != "minute" else "minute"
+            dataset = MINUTE if name == "minute" else _dataset_of(name)
+            part = files.read(path, dataset.template)
+            counts = part.rows["symbol"].value_counts() if len(part.rows) else pd.Series()
+            total = max(1, len(part.rows))
+            size = path.stat().st_size
+            for symbol, spans in part.spans.items():
+                n = int(counts.get(symbol, 0))
+                out.append(
+                    {
+                        "dataset": name,
+                        "symbol": symbol,
+                        "first": _label(dataset, spans[0][0]) if spans else None,
+                        "last": _label(dataset, spans[-1][1]) if spans else None,
+                        "spans": len(spans),
+                        "rows": n,
+                        "bytes": size * n // total if len(part.rows) else 0,
+                    }
+                )
+        names = ["dataset", "symbol", "first", "last", "spans", "rows", "bytes"]
+        df = pd.DataFrame(out, columns=names)
+        if not len(df):
+            return df
+        agg = df.groupby(["dataset", "symbol"], sort=True).agg(
+            first=("first", "min"), last=("last", "max"), spans=("spans", "sum"),
+            rows=("rows", "sum"), bytes=("bytes", "sum"),
+        )  # fmt: skip
+        return agg.reset_index()
+
+
+def _apply(dataset: Dataset, part: files.Part, changes: Sequence[Change]) -> pd.DataFrame:
+    rows = part.rows
+    keep = np.ones(len(rows), dtype=bool)
+    if len(rows):
+        keys = dataset.keys(rows[dataset.key])
+        symbols = rows["symbol"].to_numpy()
+        for change in changes:
+            mine = symbols == change.symbol
+            if change.reset:
+                keep &= ~mine
+            else:
+                a, b = change.span
+                keep &= ~(mine & (keys >= a) & (keys <= b))
+    for change in changes:
+        before = [] if change.reset else part.spans.get(change.symbol, [])
+        part.spans[change.symbol] = sp.merge([*before, change.span])
+    new = [files.cast(c.rows, dataset.template) for c in changes if len(c.rows)]
+    kept = rows[keep] if not keep.all() else rows
+    pieces = [p for p in (kept, *new) if len(p)]
+    if not pieces:
+        return dataset.template.iloc[0:0].copy()
+    return pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+
+
+def _dataset_of(name: str) -> Dataset:
+    parts = name.split("/")
+    if parts[0] == "overseas":
+        return overseas(parts[1], parts[-1] == "adjusted")
+    return daily(parts[-1] == "adjusted")
+
+
+def _label(dataset: Dataset, key: int) -> str:
+    if dataset.monthly:
+        return sp.key_minute(key).strftime("%Y-%m-%d %H:%M")
+    return sp.key_day(key).isoformat()

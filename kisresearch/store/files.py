@@ -1,0 +1,105 @@
+"""One Parquet file of the bar store: typed rows plus, in the file's own metadata, the spans each
+of its symbols covers, so that rows and coverage are replaced together or not at all.
+
+Writers hold the file's lock (``.<file>.lock``, shared by threads and processes), read the file,
+change it and atomically replace it (a temporary file renamed over it), so a reader never sees a
+half-written file and a ``kill -9`` loses only the write in progress. A file that cannot be read
+is moved aside (``_<file>.corrupt-<time>``) with a warning that names it, and counts as absent:
+its spans are then fetched again. Readers of the folder as a dataset skip all three (pyarrow
+ignores names starting with ``.`` or ``_``; none ends in ``.parquet``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import spans as sp
+
+log = logging.getLogger("kisresearch.store")
+
+META_KEY = b"kisresearch"
+FORMAT = 1
+
+
+@dataclass
+class Part:
+    """What one file holds: ``rows`` (a typed frame with a ``symbol`` column) and the covered
+    spans of each symbol (symbols with spans and no rows are known to have no bars there)."""
+
+    rows: pd.DataFrame
+    spans: dict[str, list[sp.Span]] = field(default_factory=dict)
+
+
+def read(path: Path, template: pd.DataFrame) -> Part:
+    """The file's rows (cast to ``template``'s dtypes) and spans; an empty part if the file is
+    missing, and, if it is unreadable, the file moved aside and an empty part."""
+    try:
+        table = pq.read_table(path)
+        meta = json.loads((table.schema.metadata or {})[META_KEY])
+        if meta.get("format") != FORMAT or not isinstance(meta.get("spans"), dict):
+            raise ValueError("not a bar-store file of this version")
+        covered = {str(s): sp.from_json(v) for s, v in meta["spans"].items()}
+        rows = cast(table.to_pandas(), template)
+    except FileNotFoundError:
+        return Part(template.iloc[0:0].copy())
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        aside = path.with_name(f"_{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        try:
+            os.replace(path, aside)
+        except OSError:
+            aside = path
+        log.warning(
+            "bar store: %s is unreadable (%s); moved aside to %s, its bars will be fetched again",
+            path,
+            type(exc).__name__,
+            aside.name,
+        )
+        return Part(template.iloc[0:0].copy())
+    return Part(rows, covered)
+
+
+def cast(df: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly ``template``'s columns, in its order and dtypes."""
+    missing = [c for c in template.columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"columns {missing} missing")
+    out = df[list(template.columns)]
+    dtypes = template.dtypes.to_dict()
+    if out.dtypes.to_dict() != dtypes:
+        out = out.astype(dtypes)
+    return out.reset_index(drop=True)
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+def write(path: Path, part: Part, key: str) -> None:
+    """Replace ``path`` atomically with ``part`` (rows sorted by symbol and ``key``), owner-only."""
+    rows = part.rows.sort_values(["symbol", key], kind="stable").reset_index(drop=True)
+    meta = {"format": FORMAT, "spans": {s: sp.to_json(v) for s, v in sorted(part.spans.items())}}
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()}
+    )
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(table, fh, compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
