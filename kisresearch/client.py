@@ -8,12 +8,14 @@ reach the parts only through ``self.pipeline``, a :class:`~kisresearch.pipeline.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import ENVIRONMENTS, Credentials, env_str, toolkit_dir
+from .config import ENVIRONMENTS, Credentials, env_str, private_dir, toolkit_dir
 from .errors import ConfigError
 from .methods import (
     AccountMethods,
@@ -34,6 +36,7 @@ from .pipeline.retry import RetryPolicy
 from .pipeline.transport import Transport
 from .plan import endpoints as ep
 from .shape.master import MASTER_URL
+from .store import BarStore
 from .timebase import SYSTEM_CLOCK, Clock, FollowingClock
 
 __all__ = ["KIS"]
@@ -75,6 +78,12 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         ``etf``, ``overseas_quote``, ``overseas_daily``, ``balance`` (see
         :mod:`kisresearch.plan.endpoints`)
         and ``master`` (the master files of :meth:`symbols`).
+    store
+        The bar store (:mod:`kisresearch.store`) that :meth:`history` (daily bars) and
+        :meth:`minute_bars` read first, fetching only what it does not hold: ``True`` (the
+        toolkit folder's ``store/``), a folder path, or ``False``; default ``KIS_STORE``
+        (a path, or ``0`` for none). Each data source has its own subfolder (``kis``, or the
+        simulator's ``sim-<seed>``).
     workers
         Concurrent requests in bulk pulls.
     item_timeout
@@ -99,6 +108,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         limiter_options: Mapping[str, Any] | None = None,
         cache: bool | str | Path = True,
         cache_ttl: Mapping[str, float | None] | None = None,
+        store: bool | str | Path | None = None,
         workers: int = 8,
         timeout: float = 10.0,
         item_timeout: float | None = None,
@@ -123,6 +133,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
                 limiter_options=limiter_options,
                 cache=cache,
                 cache_ttl=cache_ttl,
+                store=store,
                 workers=workers,
                 timeout=timeout,
                 item_timeout=item_timeout,
@@ -150,6 +161,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
         limiter_options: Mapping[str, Any] | None,
         cache: bool | str | Path,
         cache_ttl: Mapping[str, float | None] | None,
+        store: bool | str | Path | None,
         workers: int,
         timeout: float,
         item_timeout: float | None,
@@ -186,6 +198,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
             folder = self.home / "cache" if cache is True else Path(cache)
             self.cache = ResponseCache(folder, clock=clock, ttl_overrides=cache_ttl)
             self.cache.on_event = self.stats.record_cache
+        self.store = _bar_store(store, self.home, _source(sim, self.namespace))
         self.retry_policy = retry or RetryPolicy.from_env()
         self.pipeline = Pipeline(
             env=self.env,
@@ -230,6 +243,7 @@ class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMe
             "limiter_options",
             "cache",
             "cache_ttl",
+            "store",
             "workers",
             "timeout",
             "item_timeout",
@@ -382,6 +396,34 @@ def _server(
         if secret:
             register_secret(secret)
     return Credentials(app_key, app_secret, account), env, base_url, namespace
+
+
+def _source(sim: Any, namespace: str) -> str:
+    """The store subfolder of a data source: KIS's servers (real and paper answer the same
+    bars) are ``kis``; another server is named by its URL; a simulator by its data."""
+    if sim is not None:
+        return str(sim.data_id)
+    if namespace.startswith("url:"):
+        return "url-" + re.sub(r"[^A-Za-z0-9.-]+", "_", namespace[4:]).strip("_")
+    return "kis"
+
+
+def _bar_store(setting: bool | str | Path | None, home: Path, source: str) -> BarStore | None:
+    """The bar store for ``setting`` (see :class:`KIS`), its folder created owner-only."""
+    if setting is None:
+        setting = env_str("KIS_STORE") or True
+    if isinstance(setting, str) and setting.strip().lower() in ("0", "false", "no", "off"):
+        setting = False
+    if isinstance(setting, bool):
+        if not setting:
+            return None
+        root = home / "store"
+    elif isinstance(setting, str | os.PathLike):
+        root = Path(setting)
+    else:
+        raise TypeError(f"store must be True, False or a folder path, got {setting!r}")
+    private_dir(root, "bar store folder")
+    return BarStore(private_dir(root / source, "bar store folder"))
 
 
 def _limiter_options(rate: float | None, options: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from ..pipeline.batch import Outcome
 from ..pipeline.cache import ResponseCache
 from ..pipeline.flow import Fetched, Pipeline
 from ..shape.frames import Piece, Row
+from ..store import BarStore
 
 
 class Client(Protocol):
@@ -21,6 +22,7 @@ class Client(Protocol):
     namespace: str
     master_url: str
     cache: ResponseCache | None
+    store: BarStore | None
     pipeline: Pipeline
 
 

@@ -20,7 +20,11 @@ from ..plan import endpoints as ep
 from ..plan import validate
 from ..shape import frames
 from ..shape.frames import Row
+from ..store import bars as store_bars
+from ..store import spans as sp
+from ..timebase import is_trading_day, latest_session, settled_day
 from ._base import Client, Fetched, pieces
+from .held import Held
 
 
 def _day(text: Any) -> date | None:
@@ -35,6 +39,11 @@ def _hms(text: Any) -> time | None:
         return datetime.strptime(str(text).strip(), "%H%M%S").time()
     except ValueError:
         return None
+
+
+def _trading_days_in(a: int, b: int) -> bool:
+    """Whether day keys ``[a, b]`` hold a KRX trading day."""
+    return any(is_trading_day(sp.key_day(k)) for k in range(a, b + 1))
 
 
 class BarMethods:
@@ -95,21 +104,49 @@ class BarMethods:
         def rows(_: str, page: Fetched) -> list[Row]:
             return frames.rows_of(page.body, "output2", "stck_bsop_date")
 
-        def fetch(code: str) -> list[Fetched]:
+        def fetch(code: str, start: date, end: date, use_cache: bool) -> list[Fetched]:
             got: list[Fetched] = []
-            page_end: date | None = last
+            page_end: date | None = end
             while page_end is not None:
-                params = ep.daily_params(code, first, page_end, period, adjusted, market)
+                params = ep.daily_params(code, start, page_end, period, adjusted, market)
                 page = self.pipeline.fetch(
-                    ep.DAILY, params, symbol=code, use_cache=cache, refresh=refresh
+                    ep.DAILY, params, symbol=code, use_cache=use_cache, refresh=refresh
                 )
                 got.append(page)
                 dates = [d for r in rows(code, page) if (d := _day(r["stck_bsop_date"]))]
-                page_end = ep.next_end(dates, cap, period, first, page_end)
+                page_end = ep.next_end(dates, cap, period, start, page_end)
             return got
 
-        outcomes = self.pipeline.run(codes, fetch, "history", progress)
-        parts, fetched = pieces(outcomes, rows, lambda _: f"no bars from {first} to {last}")
+        def empty(_: str) -> str:
+            return f"no bars from {first} to {last}"
+
+        if self.store is not None and cache and period == "D":
+            now = self.pipeline.now()
+            held = Held(
+                self.store,
+                store_bars.daily(adjusted),
+                codes,
+                sp.day_key(first),
+                sp.day_key(min(last, latest_session(now))),
+                sp.day_key(settled_day(now)),
+                useful=_trading_days_in,
+                refresh=refresh,
+                check_adjusted=adjusted,
+            )
+
+            def pages(code: str, span: sp.Span) -> list[Fetched]:
+                return fetch(code, sp.key_day(span[0]), sp.key_day(span[1]), False)
+
+            outcomes = self.pipeline.run(
+                codes, lambda c: held.item(c, pages, rows), "history", progress
+            )
+            df, fetched, from_store = held.frame(codes, outcomes, rows, empty)
+            return self.pipeline.provenance(df, ep.DAILY, fetched, from_store=from_store)
+
+        outcomes = self.pipeline.run(
+            codes, lambda c: fetch(c, first, last, cache), "history", progress
+        )
+        parts, fetched = pieces(outcomes, rows, empty)
         df = frames.long_frame(parts, frames.DAILY_COLUMNS, key="date")
         return self.pipeline.provenance(df, ep.DAILY, fetched)
 

@@ -163,6 +163,8 @@ class Pipeline:
         **extra: Any,
     ) -> pd.DataFrame:
         stamps = [f.fetched_at for f in fetched]
+        if not stamps and extra.get("from_store") and "fetched_at" in df:  # all from the store
+            stamps = [df["fetched_at"].max().timestamp()]
         df.attrs.update(
             endpoint=endpoint.path if endpoint is not None else None,
             tr_id=endpoint.tr_id_for(self.env) if endpoint is not None else None,

@@ -49,11 +49,12 @@ def _convert(values: list[Any], kind: str) -> pd.Series:
         if kind == "Int" or num.isna().any():
             return num.round().astype("Int64")
         return num.astype("int64")
-    if kind == "date":
-        return pd.to_datetime(raw.map(_blank_to_none), format="%Y%m%d", errors="coerce")
+    if kind == "date":  # the unit fixed: an empty column would otherwise get seconds
+        days = pd.to_datetime(raw.map(_blank_to_none), format="%Y%m%d", errors="coerce")
+        return days.astype("datetime64[us]")
     if kind == "kst":
         stamps = pd.to_datetime(raw.map(_blank_to_none), format="%Y%m%d%H%M%S", errors="coerce")
-        return stamps.dt.tz_localize(TZ)
+        return stamps.astype("datetime64[us]").dt.tz_localize(TZ)
     if kind == "yn":
         return raw.map(lambda v: v == "Y").astype(bool)
     return (
@@ -82,7 +83,7 @@ def table(rows: Sequence[Row | None], columns: Sequence[Col]) -> pd.DataFrame:
 def utc(stamps: Sequence[float | None]) -> pd.Series:
     """Epoch seconds -> datetime64 UTC (None -> NaT)."""
     seconds = pd.Series(list(stamps), dtype="float64")
-    return pd.to_datetime(seconds, unit="s", utc=True)
+    return pd.to_datetime(seconds, unit="s", utc=True).astype("datetime64[us, UTC]")
 
 
 def _finish(
@@ -177,7 +178,8 @@ def long_frame(
     df = _finish(df, errors, cached, stamps)
     fresh = len(df)
     if held is not None and len(held):
-        kept = held.assign(error=pd.Series(None, index=held.index, dtype=object), from_cache=True)
+        none = pd.Series([None] * len(held), index=held.index, dtype=object)
+        kept = held.assign(error=none, from_cache=True)
         kept = kept[list(df.columns)]
         df = pd.concat([df, kept], ignore_index=True) if fresh else kept.reset_index(drop=True)
     names = list(order) if order is not None else list(dict.fromkeys(df["symbol"]))

@@ -98,6 +98,7 @@ class SimulatorProcess:
         self.account: str = info["account"]
         self.profile: str = info["profile"]
         self.rate: int = info["rate"]
+        self.data_id: str = info["data_id"]
         self._offset = float(info["now"]) - time.time()
 
     def __repr__(self) -> str:

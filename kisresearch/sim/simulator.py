@@ -90,6 +90,7 @@ class Simulator:
         self._port = port
         self.clock = SimClock()
         self.market = Market(seed, self.clock, splits=splits)
+        self.data_id = _data_id(seed, splits)
         self.tokens = TokenBook(token_interval, token_ttl)
         self.limiter = RateLimiter(window, cooldown)
         self.truth_counters = Truth()
@@ -255,6 +256,7 @@ class Simulator:
             "app_secret": self.app_secret,
             "account": self.account,
             "seed": self.seed,
+            "data_id": self.data_id,
             "faults": self.faults.to_dict() if self.faults else None,
             "now": self.now(),
         }
@@ -283,6 +285,15 @@ class Simulator:
         except (TypeError, ValueError) as exc:
             return admin_reply({"ok": False, "error": str(exc)}, 400)
         return admin_reply({"ok": False, "error": f"no admin route {method} {path}"}, 404)
+
+
+def _data_id(seed: int, splits: Mapping[str, tuple[date, int]] | None) -> str:
+    """A name for the market data this simulator serves (its bar store folder): same seed and
+    corporate actions, same bars."""
+    if not splits:
+        return f"sim-{seed}"
+    text = repr(sorted((c, d.isoformat(), r) for c, (d, r) in splits.items()))
+    return f"sim-{seed}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
 def _credentials(seed: int, n: int) -> tuple[str, str]:

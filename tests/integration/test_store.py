@@ -1,0 +1,181 @@
+"""The bar store end to end on the simulator: what it holds is never asked again, what it
+returns is what a cold pull returns, adjusted history rewritten by a split is fetched again,
+running sessions are never kept as final, and a damaged file costs only its own bars."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+import pytest
+
+import kisresearch as kr
+from kisresearch.sim import Simulator
+from kisresearch.sim.listings import domestic
+from kisresearch.timebase import KST, is_trading_day
+
+CODES = ["005930", "000660", "035420"]
+VALUES = ["symbol", "date", "open", "high", "low", "close", "volume", "value_traded", "change",
+          "change_sign", "ex_code", "split_rate", "modified", "error"]  # fmt: skip
+
+
+def calls(sim: Simulator) -> int:
+    return int(sim.truth()["by_tr_id"].get("FHKST03010100", 0))
+
+
+def same_as_cold(kis: kr.KIS, got: pd.DataFrame, *args: object, **kw: object) -> None:
+    cold = kis.history(*args, cache=False, **kw)  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(got[VALUES], cold[VALUES])
+    assert (got.dtypes == cold.dtypes).all()
+
+
+@pytest.fixture
+def sim(home):
+    with Simulator(rate=200) as s:
+        yield s
+
+
+@pytest.fixture
+def kis(sim):
+    with kr.KIS(simulator=sim, progress=False) as client:
+        yield client
+
+
+def test_only_new_bars_are_fetched_and_the_rest_read_back(kis, sim, home):
+    first = kis.history(CODES, "2023-01-01", "2024-06-30")
+    assert calls(sim) == 12 and first.attrs["from_store"] == 0
+    wider = kis.history(CODES, "2023-01-01", "2024-12-31")  # six months more: two pages each
+    assert calls(sim) == 12 + 6
+    assert wider.attrs["from_store"] == len(first) and wider.attrs["answers"] == 6
+    same_as_cold(kis, wider, CODES, "2023-01-01", "2024-12-31")
+    sent = calls(sim)
+    sub = kis.history(CODES, "2023-06-01", "2024-03-31")
+    assert calls(sim) == sent
+    assert sub["from_cache"].all() and sub.attrs["from_store"] == len(sub)
+    same_as_cold(kis, sub, CODES, "2023-06-01", "2024-03-31")
+    sent = calls(sim)
+    with kr.KIS(simulator=sim, progress=False, cache=False) as other:  # a new client
+        again = other.history(CODES[::-1], "2023-02-01", "2024-11-30")
+    assert calls(sim) == sent and again.attrs["from_store"] == len(again)
+    assert list(dict.fromkeys(again["symbol"])) == CODES[::-1]  # the order asked
+    same_as_cold(kis, again, CODES[::-1], "2023-02-01", "2024-11-30")
+
+
+def test_empty_spans_are_remembered_and_errors_match_a_cold_pull(kis, sim):
+    listed_later = next(s.code for s in domestic().values() if s.listed > date(2024, 6, 1))
+    args = ([listed_later, "005930"], "2024-01-02", "2024-02-28")
+    kis.history(*args)
+    sent = calls(sim)
+    again = kis.history(*args)  # before its listing: known to have no bars
+    assert calls(sim) == sent
+    same_as_cold(kis, again, *args)
+    assert again["error"].iloc[0].startswith("no bars") and again["error"].iloc[1:].isna().all()
+    holidays = ("005930", "2024-02-09", "2024-02-12")  # Lunar New Year and a weekend
+    sent = calls(sim)
+    assert kis.history(*holidays)["error"].iloc[0].startswith("no bars")
+    assert calls(sim) == sent  # no trading day in the span: nothing to ask
+    same_as_cold(kis, kis.history(*holidays), *holidays)
+    sent = calls(sim)
+    unknown = kis.history(["999999", "005930"], "2024-01-02", "2024-02-28")
+    assert calls(sim) == sent + 1  # an error is not kept: asked again, as a cold pull would
+    same_as_cold(kis, unknown, ["999999", "005930"], "2024-01-02", "2024-02-28")
+
+
+def test_refresh_rewrites_and_no_cache_bypasses_the_store(kis, sim):
+    kis.history("005930", "2024-01-01", "2024-03-31")
+    sent = calls(sim)
+    fresh = kis.history("005930", "2024-01-01", "2024-03-31", refresh=True)
+    assert calls(sim) == sent + 1 and not fresh["from_cache"].any()
+    kis.history("000660", "2024-01-01", "2024-03-31", cache=False)
+    assert set(kis.store.summary()["symbol"]) == {"005930"}
+    assert kis.history("005930", "2024-01-01", "2024-03-31").attrs["answers"] == 0
+
+
+def test_store_folder_is_owner_only_and_holds_no_secret(kis, sim, home):
+    kis.history(CODES, "2024-01-01", "2024-03-31")
+    root = home / "store" / sim.data_id
+    assert root.is_dir() and (root.stat().st_mode & 0o077) == 0
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert (path.stat().st_mode & 0o077) == 0
+            data = path.read_bytes()
+            for secret in (sim.app_key, sim.app_secret, sim.account.split("-")[0]):
+                assert secret.encode() not in data
+
+
+def test_a_corrupt_file_is_set_aside_and_only_its_bars_fetched_again(kis, sim, caplog):
+    kis.history(CODES, "2024-01-01", "2024-03-31")
+    files = sorted((kis.store.folder / "daily" / "adjusted").glob("part-*.parquet"))
+    assert len(files) == 3  # the three codes fall in three different files
+    files[0].write_bytes(b"PAR1 torn")
+    sent = calls(sim)
+    with caplog.at_level(logging.WARNING, "kisresearch.store"):
+        df = kis.history(CODES, "2024-01-01", "2024-03-31")
+    assert str(files[0]) in caplog.text
+    assert calls(sim) == sent + 1  # one symbol's quarter: one page
+    same_as_cold(kis, df, CODES, "2024-01-01", "2024-03-31")
+
+
+def _next_trading_day(day: date) -> date:
+    day += timedelta(days=1)
+    while not is_trading_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def _advance_to(sim: Simulator, day: date, at: time) -> None:
+    target = datetime.combine(day, at, KST).timestamp()
+    sim.advance(max(0.0, target - sim.now()))
+
+
+def test_the_running_session_is_returned_but_never_kept(kis, sim):
+    tomorrow = _next_trading_day(sim.clock.now_kst().date())
+    _advance_to(sim, tomorrow, time(10, 30))  # a session running
+    df = kis.history("005930", tomorrow - timedelta(days=20), tomorrow)
+    assert df["date"].max() == pd.Timestamp(tomorrow)
+    held = kis.store.summary()
+    assert held["last"].max() < tomorrow.isoformat()
+    sent = calls(sim)
+    later = kis.history("005930", tomorrow - timedelta(days=20), tomorrow)
+    assert calls(sim) == sent + 1  # only the running day, asked again
+    assert later["volume"].iloc[-1] >= df["volume"].iloc[-1]
+    _advance_to(sim, tomorrow, time(18, 5))  # the session has settled
+    kis.history("005930", tomorrow - timedelta(days=20), tomorrow)
+    assert kis.store.summary()["last"].max() == tomorrow.isoformat()
+    sent = calls(sim)
+    kis.history("005930", tomorrow - timedelta(days=20), tomorrow)
+    assert calls(sim) == sent
+
+
+def test_a_split_after_the_bars_were_stored_rewrites_adjusted_history(home, caplog):
+    now = datetime.now(KST)
+    today = now.date() if is_trading_day(now.date()) and now.time() >= time(9) else None
+    split = _next_trading_day(today or now.date())
+    split = _next_trading_day(split) if today is None else split
+    code = "000660"
+    with (
+        Simulator(rate=200, splits={code: (split, 5)}) as sim,
+        kr.KIS(simulator=sim, progress=False) as kis,
+    ):
+        start = split - timedelta(days=200)
+        before = kis.history(code, start)
+        raw_before = kis.history(code, start, adjusted=False)
+        _advance_to(sim, _next_trading_day(split), time(19))
+        sent = calls(sim)
+        with caplog.at_level(logging.INFO, "kisresearch.store"):
+            after = kis.history(code, start)
+        assert "rewrote 000660's adjusted history" in caplog.text
+        assert calls(sim) > sent + 1  # the whole span again, not only the new days
+        assert not after["from_cache"].any()
+        same_as_cold(kis, after, code, start)
+        old = after[after["date"] < pd.Timestamp(split)].set_index("date")["close"]
+        was = before.set_index("date")["close"].reindex(old.index)
+        assert ((was / old).round() == 5).all()  # every earlier bar in the new units
+        raw_after = kis.history(code, start, adjusted=False)
+        kept = raw_after[raw_after["date"].isin(raw_before["date"])]
+        assert kept["from_cache"].all()  # raw bars never change: read back, not refetched
+        pd.testing.assert_frame_equal(
+            kept[VALUES].reset_index(drop=True), raw_before[VALUES].reset_index(drop=True),
+            check_dtype=False,
+        )  # fmt: skip
