@@ -23,6 +23,7 @@ from .methods import (
     OverseasMethods,
     QuoteMethods,
     ReferenceMethods,
+    UpdateMethods,
 )
 from .methods.reference import MASTER
 from .observe.logs import register_secret
@@ -46,13 +47,16 @@ log = logging.getLogger(__name__)
 _said_simulator = threading.Event()
 
 
-class KIS(QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMethods):
+class KIS(
+    QuoteMethods, BarMethods, ReferenceMethods, OverseasMethods, AccountMethods, UpdateMethods
+):
     """A client for the KIS Open API, or for the embedded simulator when no keys are set.
 
     Methods (each takes one symbol or a list/Series/Index, and ``cache=``/``refresh=``):
     :meth:`quotes`, :meth:`orderbook`, :meth:`history`, :meth:`minute_bars`,
     :meth:`investors`, :meth:`info`, :meth:`symbols`, :meth:`overseas_quotes`,
-    :meth:`overseas_history`, :meth:`balance`.
+    :meth:`overseas_history`, :meth:`balance`; :meth:`update` brings the bar store
+    (:attr:`store`) up to date.
 
     Parameters
     ----------

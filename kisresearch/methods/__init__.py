@@ -11,6 +11,8 @@ shape the answers (:mod:`~kisresearch.shape.frames`). What a method may use of t
 - :mod:`.reference` -- ``info``, ``symbols``: names, listings, the master files
 - :mod:`.overseas` -- ``overseas_quotes``, ``overseas_history``
 - :mod:`.account` -- ``balance``
+- :mod:`.update` -- ``update``: the bar store brought up to the latest settled session
+  (:mod:`.held` is how ``history`` and ``minute_bars`` read the store first)
 """
 
 from .account import AccountMethods, Balance
@@ -18,6 +20,7 @@ from .bars import BarMethods
 from .overseas import OverseasMethods
 from .quotes import QuoteMethods
 from .reference import ReferenceMethods
+from .update import UpdateMethods
 
 __all__ = [
     "AccountMethods",
@@ -26,4 +29,5 @@ __all__ = [
     "OverseasMethods",
     "QuoteMethods",
     "ReferenceMethods",
+    "UpdateMethods",
 ]

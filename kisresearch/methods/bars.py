@@ -188,19 +188,35 @@ class BarMethods:
         """
         codes = validate.symbols(symbols)
         market = validate.choice(market, ep.MARKETS, "market")
+        now = self.pipeline.now()
         today = self.pipeline.today()
         day = None if date is None else validate.day(date, "date")
         if day is not None and day > today:
             raise ConfigError(f"date={date!r} is in the future (today is {today} in KST)")
         past = day is not None and day < today
         endpoint = ep.MINUTE_PAST if past else ep.MINUTE
-        endpoint.check_env(self.env, "minute_bars for a past day")
         first = ep.SESSION_OPEN if start is None else validate.time_of_day(start, "start")
         last = ep.SESSION_CLOSE if end is None else validate.time_of_day(end, "end")
         if first > last:
             raise ConfigError(f"start={start!r} is after end={end!r}")
         cap = endpoint.rows or 30
         wanted: dict[str, str] = {}  # code -> the session day (YYYYMMDD) its rows must have
+        session = day or latest_session(now)
+        held: Held | None = None
+        if self.store is not None and cache and session <= settled_day(now):
+            held = Held(
+                self.store,
+                store_bars.MINUTE,
+                codes,
+                sp.minute_key(session, first),
+                sp.minute_key(session, last),
+                sp.minute_key(session, last),
+                useful=lambda a, b: True,
+                refresh=refresh,
+            )
+            wanted.update(dict.fromkeys(codes, ep.ymd(session)))
+        if held is None or any(held.gaps(c) for c in codes):
+            endpoint.check_env(self.env, "minute_bars for a past day")
 
         def rows(code: str, page: Fetched) -> list[Row]:
             session = wanted.get(code)
@@ -213,13 +229,13 @@ class BarMethods:
                     out.append(frames.with_fields(r, _time=frames.minute_stamp(r)))
             return out
 
-        def fetch(code: str) -> list[Fetched]:
+        def fetch(code: str, start: time, end: time, use_cache: bool) -> list[Fetched]:
             got: list[Fetched] = []
-            hour: time | None = last
+            hour: time | None = end
             while hour is not None:
                 params = ep.minute_params(code, hour, day if past else None, market)
                 page = self.pipeline.fetch(
-                    endpoint, params, symbol=code, use_cache=cache, refresh=refresh
+                    endpoint, params, symbol=code, use_cache=use_cache, refresh=refresh
                 )
                 got.append(page)
                 found = frames.rows_of(page.body, "output2", "stck_cntg_hour")
@@ -235,16 +251,31 @@ class BarMethods:
                     if str(r.get("stck_bsop_date", "")).strip() == wanted[code]
                     and (t := _hms(r["stck_cntg_hour"])) is not None
                 ]
-                hour = ep.next_hour(times, cap, first, hour)
+                hour = ep.next_hour(times, cap, start, hour)
             return got
 
-        outcomes = self.pipeline.run(codes, fetch, "minute_bars", progress)
         label = str(day) if past else "the current session"
-        parts, fetched = pieces(
-            outcomes,
-            rows,
-            lambda _: f"no 1-min bars for {label} between {first:%H:%M} and {last:%H:%M}",
+
+        def empty(_: str) -> str:
+            return f"no 1-min bars for {label} between {first:%H:%M} and {last:%H:%M}"
+
+        if held is not None:
+            store = held
+
+            def pages(code: str, span: sp.Span) -> list[Fetched]:
+                a, b = sp.key_minute(span[0]).time(), sp.key_minute(span[1]).time()
+                return fetch(code, a, b, False)
+
+            outcomes = self.pipeline.run(
+                codes, lambda c: store.item(c, pages, rows), "minute_bars", progress
+            )
+            df, fetched, from_store = store.frame(codes, outcomes, rows, empty)
+            return self.pipeline.provenance(df, endpoint, fetched, from_store=from_store)
+
+        outcomes = self.pipeline.run(
+            codes, lambda c: fetch(c, first, last, cache), "minute_bars", progress
         )
+        parts, fetched = pieces(outcomes, rows, empty)
         df = frames.long_frame(parts, frames.MINUTE_COLUMNS, key="time")
         return self.pipeline.provenance(df, endpoint, fetched)
 

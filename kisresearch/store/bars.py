@@ -127,7 +127,17 @@ class View:
         at = self._groups.get(symbol)
         if at is None:
             return self.rows.iloc[0:0]
-        return self.rows.iloc[at].sort_values(self.dataset.key, kind="stable")
+        got = self.rows.iloc[at]
+        if got[self.dataset.key].is_monotonic_increasing:  # as the files are written
+            return got
+        return got.sort_values(self.dataset.key, kind="stable")
+
+    def latest(self) -> pd.DataFrame:
+        """Each symbol's newest held row, indexed by symbol."""
+        if not len(self.rows):
+            return self.rows.set_index("symbol")
+        newest = self.rows.groupby("symbol", sort=False)[self.dataset.key].idxmax()
+        return self.rows.loc[newest.to_numpy()].set_index("symbol")
 
     def select(self, symbols: Iterable[str], start: int, end: int) -> pd.DataFrame:
         """The rows of ``symbols`` with keys in ``[start, end]``."""
@@ -238,12 +248,13 @@ def _apply(dataset: Dataset, part: files.Part, changes: Sequence[Change]) -> pd.
     for change in changes:
         before = [] if change.reset else part.spans.get(change.symbol, [])
         part.spans[change.symbol] = sp.merge([*before, change.span])
-    new = [files.cast(c.rows, dataset.template) for c in changes if len(c.rows)]
+    new = [c.rows for c in changes if len(c.rows)]
     kept = rows[keep] if not keep.all() else rows
-    pieces = [p for p in (kept, *new) if len(p)]
-    if not pieces:
-        return dataset.template.iloc[0:0].copy()
-    return pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+    if new:
+        added = files.cast(pd.concat(new, ignore_index=True) if len(new) > 1 else new[0],
+                           dataset.template)  # fmt: skip
+        kept = pd.concat([kept, added], ignore_index=True) if len(kept) else added
+    return kept if len(kept) else dataset.template.iloc[0:0].copy()
 
 
 def _dataset_of(name: str) -> Dataset:

@@ -179,3 +179,96 @@ def test_a_split_after_the_bars_were_stored_rewrites_adjusted_history(home, capl
             kept[VALUES].reset_index(drop=True), raw_before[VALUES].reset_index(drop=True),
             check_dtype=False,
         )  # fmt: skip
+
+
+def minute_calls(sim: Simulator) -> int:
+    by = sim.truth()["by_tr_id"]
+    return int(by.get("FHKST03010230", 0) + by.get("FHKST03010200", 0))
+
+
+MINUTE_VALUES = ["symbol", "time", "open", "high", "low", "close", "volume", "cum_value_traded",
+                 "error"]  # fmt: skip
+
+
+def test_minute_bars_of_settled_days_are_kept_and_windows_widen_by_new_pages(kis, sim):
+    today = sim.clock.now_kst().date()
+    day = today - timedelta(days=7)
+    while not is_trading_day(day):
+        day -= timedelta(days=1)
+    codes = ["005930", "000660"]
+    morning = kis.minute_bars(codes, date=day, start="09:00", end="10:59")  # 120 bars: 1 page
+    assert minute_calls(sim) == 2 and morning.attrs["from_store"] == 0
+    whole = kis.minute_bars(codes, date=day)  # 391 bars; 271 new: 3 pages each
+    assert minute_calls(sim) == 2 + 6 and whole.attrs["from_store"] == len(morning)
+    sent = minute_calls(sim)
+    lunch = kis.minute_bars(codes, date=day, start="11:30", end="13:00")
+    assert minute_calls(sim) == sent and lunch["from_cache"].all()
+    for got, window in ((whole, {}), (lunch, {"start": "11:30", "end": "13:00"})):
+        cold = kis.minute_bars(codes, date=day, cache=False, **window)
+        pd.testing.assert_frame_equal(got[MINUTE_VALUES], cold[MINUTE_VALUES])
+        assert (got.dtypes == cold.dtypes).all()
+    assert whole.groupby("symbol").size().tolist() == [391, 391]
+
+
+def test_today_minute_bars_are_kept_once_the_session_settles(kis, sim):
+    tomorrow = _next_trading_day(sim.clock.now_kst().date())
+    _advance_to(sim, tomorrow, time(11, 0))
+    kis.minute_bars("005930", start="09:00", end="09:59")
+    kis.minute_bars("005930", start="09:00", end="09:59")
+    assert not (kis.store.folder / "minute").exists()  # a running session is never kept
+    _advance_to(sim, tomorrow, time(18, 30))
+    first = kis.minute_bars("005930")
+    sent = minute_calls(sim)
+    _advance_to(sim, _next_trading_day(tomorrow), time(8, 0))  # the next morning, before open
+    again = kis.minute_bars("005930", date=tomorrow)  # a past day now, from the store
+    assert minute_calls(sim) == sent and again.attrs["from_store"] == len(first) == 391
+    pd.testing.assert_frame_equal(first[MINUTE_VALUES], again[MINUTE_VALUES])
+
+
+def test_paper_accounts_read_kept_minute_bars_of_past_days(home):
+    with Simulator(rate=200) as sim, kr.KIS(simulator=sim, progress=False) as kis:
+        tomorrow = _next_trading_day(sim.clock.now_kst().date())
+        _advance_to(sim, tomorrow, time(18, 30))
+        kept = kis.minute_bars("005930")
+        _advance_to(sim, _next_trading_day(tomorrow), time(8, 0))
+        folder = kis.store.folder.parent
+    with Simulator(rate=200, profile="paper") as paper:
+        paper.advance(sim.now() - paper.now())
+        with kr.KIS(simulator=paper, progress=False, store=folder) as pk:
+            assert paper.data_id == sim.data_id  # the same bars: one store folder
+            again = pk.minute_bars("005930", date=tomorrow)
+            assert len(again) == len(kept) and again["from_cache"].all()
+            with pytest.raises(kr.ConfigError, match="real"):
+                pk.minute_bars("000660", date=tomorrow)  # not kept: KIS would refuse it
+
+
+def test_update_takes_a_settled_session_from_quotes_and_the_rest_from_charts(home):
+    codes = [s.code for s in domestic().values() if s.listed < date(2020, 1, 1)][:90]
+    split_code, late = codes[0], codes[2]
+    with Simulator(rate=200) as probe:
+        day = _next_trading_day(probe.clock.now_kst().date())
+    with (
+        Simulator(rate=200, splits={split_code: (day, 2)}) as sim,
+        kr.KIS(simulator=sim, progress=False) as kis,
+    ):
+        start = day - timedelta(days=40)
+        kis.history([c for c in codes if c != late], start)
+        kis.history(late, start, day - timedelta(days=10))  # behind by more than a session
+        _advance_to(sim, day, time(18, 30))
+        sim.reset_truth()
+        report = kis.update(codes, start=start)
+        by = report.set_index("symbol")
+        assert report["error"].isna().all() and list(report["symbol"]) == codes
+        assert by.at[split_code, "method"] == "chart"  # its base price moved: a split
+        assert by.at[late, "method"] == "chart"
+        assert (by.drop([split_code, late])["method"] == "quote").all()
+        calls_by = sim.truth()["by_tr_id"]
+        assert calls_by["FHKST11300006"] == 3  # 89 quoted symbols, 30 a call
+        assert calls_by["FHKST03010100"] > 2  # the split symbol's history again, and the late one's
+        sent = calls(sim)
+        held = kis.history(codes, start, day)
+        assert calls(sim) == sent and held["from_cache"].all()
+        same_as_cold(kis, held, codes, start, day)  # the quoted bars are the chart's bars
+        sent = calls(sim)
+        again = kis.update(codes, start=start)
+        assert (again["method"] == "none").all() and calls(sim) == sent
