@@ -56,11 +56,13 @@ class Held:
         useful: Callable[[int, int], bool],
         refresh: bool = False,
         check_adjusted: bool = False,
+        slack: float = 2.0,
     ) -> None:
         self.store, self.dataset = store, dataset
         self.lo, self.hi, self.settled = lo, hi, settled
         self.useful = useful  # does a span of keys hold one KIS could have a bar at?
         self.check_adjusted = check_adjusted
+        self.slack = slack  # rounding allowed at a seam, in price units
         self.refresh = refresh
         self.view = (
             View(dataset, {}, dataset.template.iloc[0:0])
@@ -91,7 +93,7 @@ class Held:
             key = self.dataset.key
             why = rewritten(
                 held, new, self.dataset.keys(held[key]), self.dataset.keys(new[key]),
-                [*self.view.spans(code), *todo],
+                [*self.view.spans(code), *todo], self.slack,
             )  # fmt: skip
             if why:
                 span = (min(self.lo, self.view.spans(code)[0][0]), self.hi)

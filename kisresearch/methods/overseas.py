@@ -5,7 +5,7 @@ exchange per call."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -14,7 +14,11 @@ from ..plan import endpoints as ep
 from ..plan import validate
 from ..shape import frames
 from ..shape.frames import Row
+from ..store import bars as store_bars
+from ..store import spans as sp
+from ..timebase import kst
 from ._base import Client, Fetched, one_each, pieces
+from .held import Held
 
 
 def _day(text: Any) -> date | None:
@@ -135,22 +139,62 @@ class OverseasMethods:
                     out.append(_row(r, excd))
             return out
 
-        def fetch(ticker: str) -> list[Fetched]:
+        def fetch(ticker: str, start: date, page_end: date | None, use: bool) -> list[Fetched]:
             got: list[Fetched] = []
-            page_end: date | None = None if end is None else last
             while True:
                 params = ep.overseas_daily_params(ticker, excd, page_end, period, adjusted)
                 page = self.pipeline.fetch(
-                    ep.OVERSEAS_DAILY, params, symbol=ticker, use_cache=cache, refresh=refresh
+                    ep.OVERSEAS_DAILY, params, symbol=ticker, use_cache=use, refresh=refresh
                 )
                 got.append(page)
                 dates = [d for r in found(page) if (d := _day(r["xymd"]))]
-                following = ep.next_end(dates, cap, period, first, page_end)
+                following = ep.next_end(dates, cap, period, start, page_end)
                 if following is None:
                     return got
                 page_end = following
 
-        outcomes = self.pipeline.run(tickers, fetch, "overseas_history", progress)
-        parts, fetched = pieces(outcomes, rows, lambda _: f"no bars from {first} to {last}")
+        def empty(_: str) -> str:
+            return f"no bars from {first} to {last}"
+
+        if self.store is not None and cache and period == "D":
+            now = self.pipeline.now()
+            today = self.pipeline.today()
+            held = Held(
+                self.store,
+                store_bars.overseas(excd, adjusted),
+                tickers,
+                sp.day_key(first),
+                sp.day_key(min(last, today)),
+                sp.day_key(overseas_settled(now)),
+                useful=_weekdays_in,
+                refresh=refresh,
+                check_adjusted=adjusted,
+                slack=0.02,
+            )
+
+            def pages(ticker: str, span: sp.Span) -> list[Fetched]:
+                return fetch(ticker, sp.key_day(span[0]), sp.key_day(span[1]), False)
+
+            outcomes = self.pipeline.run(
+                tickers, lambda t: held.item(t, pages, rows), "overseas_history", progress
+            )
+            df, fetched, from_store = held.frame(tickers, outcomes, rows, empty)
+            return self.pipeline.provenance(df, ep.OVERSEAS_DAILY, fetched, from_store=from_store)
+
+        def cold(ticker: str) -> list[Fetched]:
+            return fetch(ticker, first, None if end is None else last, cache)
+
+        outcomes = self.pipeline.run(tickers, cold, "overseas_history", progress)
+        parts, fetched = pieces(outcomes, rows, empty)
         df = frames.long_frame(parts, frames.OVERSEAS_DAILY_COLUMNS, key="date")
         return self.pipeline.provenance(df, ep.OVERSEAS_DAILY, fetched)
+
+
+def overseas_settled(now: float) -> date:
+    """The latest exchange date whose daily bar is final by ``now``: the day after it, 10:00
+    KST, every exchange KIS serves has closed it (New York's after-hours included)."""
+    return (kst(now) - timedelta(hours=34)).date()
+
+
+def _weekdays_in(a: int, b: int) -> bool:
+    return any(sp.key_day(k).weekday() < 5 for k in range(a, min(b, a + 6) + 1))

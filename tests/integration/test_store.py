@@ -272,3 +272,19 @@ def test_update_takes_a_settled_session_from_quotes_and_the_rest_from_charts(hom
         sent = calls(sim)
         again = kis.update(codes, start=start)
         assert (again["method"] == "none").all() and calls(sim) == sent
+
+
+def test_overseas_daily_bars_use_the_same_store(kis, sim):
+    args = (["AAPL", "MSFT"], "NAS")
+    first = kis.overseas_history(*args, start="2024-01-01", end="2024-06-30")
+    sent = sim.truth()["by_tr_id"]["HHDFS76240000"]
+    wider = kis.overseas_history(*args, start="2023-10-01", end="2024-09-30")
+    added = sim.truth()["by_tr_id"]["HHDFS76240000"] - sent
+    assert 0 < added <= 2 * 2 and wider.attrs["from_store"] == len(first)
+    cold = kis.overseas_history(*args, start="2023-10-01", end="2024-09-30", cache=False)
+    keep = [c for c in cold.columns if c not in ("from_cache", "fetched_at")]
+    pd.testing.assert_frame_equal(wider[keep], cold[keep])
+    sent = sim.truth()["by_tr_id"]["HHDFS76240000"]
+    kis.overseas_history(*args, start="2024-02-01", end="2024-03-31")
+    assert sim.truth()["by_tr_id"]["HHDFS76240000"] == sent
+    assert (kis.store.folder / "overseas" / "NAS" / "daily" / "adjusted").is_dir()
