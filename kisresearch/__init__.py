@@ -30,6 +30,7 @@ from .pipeline.cache import ResponseCache, cacheable
 from .pipeline.ratelimit import LimiterConfig
 from .pipeline.retry import RetryPolicy, retry_on_rate_limit
 from .shape.master import universe
+from .store import BarStore
 
 install_null_handler()
 
@@ -37,6 +38,7 @@ __all__ = [
     "KIS",
     "APIError",
     "BadResponse",
+    "BarStore",
     "BatchInterrupted",
     "ConfigError",
     "ConnectionFailed",

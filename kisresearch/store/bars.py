@@ -161,13 +161,15 @@ class BarStore:
     def load(self, dataset: Dataset, symbols: Sequence[str], start: int, end: int) -> View:
         """Read, once each, the files holding ``symbols`` between keys ``start`` and ``end``."""
         paths = dict.fromkeys(p for s in symbols for p in dataset.paths(s, start, end))
-        wanted = set(symbols)
+        return self._view(dataset, list(paths), set(symbols))
+
+    def _view(self, dataset: Dataset, rels: Sequence[str], wanted: set[str] | None) -> View:
         covered: dict[str, list[sp.Span]] = {}
         parts: list[pd.DataFrame] = []
-        for rel in paths:
+        for rel in rels:
             part = files.read(self.folder / rel, dataset.template)
             for symbol, spans in part.spans.items():
-                if symbol in wanted:
+                if wanted is None or symbol in wanted:
                     covered[symbol] = sp.merge([*covered.get(symbol, []), *spans])
             if len(part.rows):
                 parts.append(part.rows)
@@ -194,6 +196,42 @@ class BarStore:
                 part = files.read(path, dataset.template)
                 part.rows = _apply(dataset, part, group)
                 files.write(path, part, dataset.key)
+
+    def read(
+        self,
+        symbols: str | Iterable[str] | None = None,
+        start: object = None,
+        end: object = None,
+        *,
+        interval: str = "D",
+        adjusted: bool = True,
+        exchange: str | None = None,
+    ) -> pd.DataFrame:
+        """The bars held, without asking anyone: the columns of :meth:`KIS.history`
+        (``interval="D"``), :meth:`KIS.minute_bars` (``"1m"``, prices as traded) or, with
+        ``exchange``, :meth:`KIS.overseas_history`, without ``error`` and ``from_cache``;
+        sorted by symbol (in the order given, default all held) and time. ``start``/``end``
+        are dates (or, for ``"1m"``, times) in any form ``pd.Timestamp`` reads."""
+        if interval not in ("D", "1m") or (interval == "1m" and exchange is not None):
+            raise ValueError(f"interval must be 'D' or '1m' (domestic), got {interval!r}")
+        dataset = (
+            MINUTE if interval == "1m"
+            else overseas(exchange, adjusted) if exchange is not None
+            else daily(adjusted)
+        )  # fmt: skip
+        lo, hi = _bound(start, dataset, 0), _bound(end, dataset, 10**9)
+        if symbols is None:  # everything held: every file of the dataset
+            pattern = "*/*.parquet" if dataset.monthly else "part-*.parquet"
+            found = sorted((self.folder / dataset.folder).glob(pattern))
+            view = self._view(dataset, [str(p.relative_to(self.folder)) for p in found], None)
+            codes = sorted(set(view.rows["symbol"]))
+        else:
+            codes = [symbols] if isinstance(symbols, str) else list(symbols)
+            view = self.load(dataset, codes, lo, hi)
+        out = view.select(codes, lo, hi)
+        rank = {c: i for i, c in enumerate(codes)}
+        out = out.assign(_rank=out["symbol"].map(rank)).sort_values(["_rank", dataset.key])
+        return out.drop(columns="_rank").reset_index(drop=True)
 
     def summary(self) -> pd.DataFrame:
         """What is held: one row per (dataset, symbol) with ``first``, ``last`` (the covered
@@ -262,6 +300,15 @@ def _dataset_of(name: str) -> Dataset:
     if parts[0] == "overseas":
         return overseas(parts[1], parts[-1] == "adjusted")
     return daily(parts[-1] == "adjusted")
+
+
+def _bound(value: object, dataset: Dataset, default: int) -> int:
+    if value is None:
+        return default
+    stamp = pd.Timestamp(value)
+    if dataset.monthly:
+        return sp.minute_key(stamp.date(), stamp.time())
+    return sp.day_key(stamp.date())
 
 
 def _label(dataset: Dataset, key: int) -> str:

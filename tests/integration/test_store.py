@@ -288,3 +288,89 @@ def test_overseas_daily_bars_use_the_same_store(kis, sim):
     kis.overseas_history(*args, start="2024-02-01", end="2024-03-31")
     assert sim.truth()["by_tr_id"]["HHDFS76240000"] == sent
     assert (kis.store.folder / "overseas" / "NAS" / "daily" / "adjusted").is_dir()
+
+
+def test_read_gives_what_is_held_without_a_request(kis, sim):
+    kis.history(CODES, "2024-01-01", "2024-03-31")
+    kis.history("005930", "2024-01-01", "2024-03-31", adjusted=False)
+    sent = sim.truth()["accepted"]
+    store = kr.BarStore(kis.store.folder)  # no client needed
+    got = store.read(CODES[::-1], "2024-02-01", "2024-02-29")
+    want = kis.history(CODES[::-1], "2024-02-01", "2024-02-29")
+    cols = [c for c in got.columns if c != "fetched_at"]
+    pd.testing.assert_frame_equal(got[cols], want[cols])
+    everything = store.read()
+    assert sorted(set(everything["symbol"])) == sorted(CODES)
+    assert list(dict.fromkeys(everything["symbol"])) == sorted(CODES)
+    assert set(store.read(adjusted=False)["symbol"]) == {"005930"}
+    assert sim.truth()["accepted"] == sent
+    with pytest.raises(ValueError, match="interval"):
+        store.read(interval="W")
+
+
+PULL = """
+import sys
+import kisresearch as kr
+key, secret, url, home, store = sys.argv[1:6]
+codes = sys.argv[6].split(",")
+with kr.KIS(key, secret, base_url=url, env="real", home=home, store=store, progress=False,
+            workers=4) as kis:
+    kis.history(codes, "2023-01-01", "2023-08-31")
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_mid_pull_loses_only_symbols_in_flight_and_a_rerun_resumes(tmp_path, home):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time as clock
+
+    codes = [s.code for s in domestic().values() if s.listed < date(2022, 1, 1)][:40]
+    with Simulator(rate=100) as sim:
+        args = [sim.app_key, sim.app_secret, sim.base_url, str(tmp_path / "h"), str(tmp_path / "s")]
+        proc = subprocess.Popen([sys.executable, "-c", PULL, *args, ",".join(codes)])
+        try:
+            while calls(sim) < 30 and proc.poll() is None:
+                clock.sleep(0.01)
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait(30)
+        first = calls(sim)
+        assert 30 <= first < 80  # two pages a symbol: the pull was cut short
+        with kr.KIS(sim.app_key, sim.app_secret, base_url=sim.base_url, env="real",
+                    home=tmp_path / "h", store=tmp_path / "s", progress=False) as kis:  # fmt: skip
+            df = kis.history(codes, "2023-01-01", "2023-08-31")
+            second = calls(sim) - first
+            assert first + second <= 80 + 2 * 4  # at most the four symbols in flight again
+            assert df.attrs["from_store"] > 0 and df["error"].isna().all()
+            same_as_cold(kis, df, codes, "2023-01-01", "2023-08-31")
+
+
+def test_threads_and_clients_sharing_a_store_lose_nothing(sim, home):
+    import threading
+
+    codes = [s.code for s in domestic().values() if s.listed < date(2022, 1, 1)][:24]
+    spans = [("2023-01-01", "2023-06-30"), ("2023-04-01", "2023-12-31")]
+    errors: list[BaseException] = []
+
+    def pull(part: list[str], span: tuple[str, str]) -> None:
+        try:
+            with kr.KIS(simulator=sim, progress=False, workers=4) as kis:
+                kis.history(part, *span)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=pull, args=(codes[i::2], spans[i % 2])) for i in range(2)
+    ] + [threading.Thread(target=pull, args=(codes, spans[1]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    with kr.KIS(simulator=sim, progress=False) as kis:
+        df = kis.history(codes, "2023-04-01", "2023-12-31")
+        assert df["from_cache"].all()
+        same_as_cold(kis, df, codes, "2023-04-01", "2023-12-31")

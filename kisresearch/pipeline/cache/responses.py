@@ -42,7 +42,7 @@ import diskcache
 from ...config import private_dir, toolkit_dir
 from ...errors import ConfigError, KISError, UnsafeRow
 from ...timebase import SYSTEM_CLOCK, Clock
-from .disk import DBNAME, create_db, is_corrupt, open_db, quarantine
+from .disk import DBNAME, SQLITE_TIMEOUT, create_db, is_corrupt, open_db, quarantine
 from .policy import cache_key, is_error_body, non_empty_success
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class ResponseCache:
     def _open(self) -> Any:
         try:
             try:
-                return self._connect()
+                return self._connect_when_free()
             except sqlite3.DatabaseError as exc:
                 # At open, a generic SQLITE_ERROR means a foreign schema: equally unusable.
                 if not (is_corrupt(exc) or getattr(exc, "sqlite_errorcode", 0) == 1):
@@ -140,6 +140,18 @@ class ResponseCache:
         except (OSError, sqlite3.Error) as exc:
             where = str(self.directory / DBNAME)
             raise ConfigError(f"cannot open cache database {where!r}: {exc}") from None
+
+    def _connect_when_free(self) -> Any:
+        """Connect, waiting out another connection's set-up: diskcache's first statements
+        (journal mode, schema) answer "database is locked" at once instead of waiting."""
+        deadline = time.monotonic() + SQLITE_TIMEOUT
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _quarantine(self, reason: BaseException) -> None:
         quarantine(self.directory, self._db_ino, self._clock.now(), reason)
