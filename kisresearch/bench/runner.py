@@ -35,6 +35,7 @@ from .longrun import history, overhead, soak
 from .report import ScenarioResult, chart, print_table, write_json
 from .scenarios import Bench, compare, detail, multi100, paper, processes, universe
 from .server import SimProcess, scenario_keys
+from .store import store
 
 SCENARIOS: dict[str, tuple[Callable[[Bench], list[ScenarioResult]], tuple[str, ...]]] = {
     "detail": (detail, ("detail",)),
@@ -43,6 +44,7 @@ SCENARIOS: dict[str, tuple[Callable[[Bench], list[ScenarioResult]], tuple[str, .
     "multi100": (multi100, ("multi100",)),
     "universe": (universe, ("universe",)),
     "history": (history, ("history",)),
+    "store": (store, ()),
     "compare": (compare, ("compare",)),
     "overhead": (overhead, ("overhead",)),
     "soak": (soak, ("soak",)),

@@ -84,13 +84,13 @@ def test_add_parser_registers_bench() -> None:
 def test_quick_bench_writes_a_report_and_the_server_saw_no_rejections(tmp_path: Path) -> None:
     out = io.StringIO()
     report = bench.run_bench(
-        ["paper", "multi100", "soak"], soak=2, out_dir=tmp_path, quick=True, out=out
+        ["paper", "multi100", "store", "soak"], soak=2, out_dir=tmp_path, quick=True, out=out
     )
 
     saved = json.loads(Path(report["files"]["json"]).read_text(encoding="utf-8"))
     assert Path(report["files"]["png"]).stat().st_size > 0
     assert saved["settings"]["simulator"]["jitter"] == [0.0, 0.03]
-    assert set(saved["scenarios"]) == {"paper", "multi100", "soak"}
+    assert set(saved["scenarios"]) == {"paper", "multi100", "store", "soak"}
     assert saved["summary"]["failed"] == 0
     for sc in saved["scenarios"].values():
         assert sc["error"] is None and sc["skipped"] is None
@@ -107,6 +107,12 @@ def test_quick_bench_writes_a_report_and_the_server_saw_no_rejections(tmp_path: 
     assert saved["scenarios"]["paper"]["truth"]["by_tr_id"] == {"FHKST01010100": 6}
     assert saved["scenarios"]["multi100"]["truth"]["accepted"] == 4  # 100 symbols, 30 a call
     assert saved["scenarios"]["soak"]["truth"]["accepted"] >= 23  # at least one whole round
+    store = {f["name"]: f for f in saved["scenarios"]["store"]["figures"]}
+    assert (
+        store["sub-range: calls"]["value"] == store["new client, whole range: calls"]["value"] == 0
+    )
+    assert store["widened by a quarter: calls"]["ok"] and store["update: wall time"]["value"]
+    assert saved["scenarios"]["store"]["truth"]["by_tr_id"] == {"FHKST11300006": 3}
     text = out.getvalue()
     assert "figure" in text and "paper: server rejections (EGW00201)" in text
 

@@ -1,0 +1,153 @@
+"""The bar store's scenario: what a moved range costs, what a re-read costs, and the whole
+market's new day. It runs on a simulator process of its own, because it moves that server's
+clock to the next session (see :mod:`kisresearch.bench.scenarios` for the conventions)."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
+from typing import Any
+
+import pandas as pd
+
+from ..timebase import KST, FollowingClock, is_trading_day
+from .report import Figure, ScenarioResult, client_view, count_figure, time_figure
+from .scenarios import REAL, Bench, rounded, scenario_result
+from .server import SimProcess
+from .workers import make_client
+
+VALUES = ["symbol", "date", "open", "high", "low", "close", "volume", "value_traded", "change"]
+
+
+def _chart_calls(sim: SimProcess) -> int:
+    return int(sim.truth()["by_tr_id"].get("FHKST03010100", 0))
+
+
+def _next_trading_day(day: date) -> date:
+    day += timedelta(days=1)
+    while not is_trading_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def store(b: Bench) -> list[ScenarioResult]:
+    """A year of daily bars for ``n`` symbols cold; the range widened by a quarter (only the
+    new pages), a sub-range and a new client (no request); the store read back; then the whole
+    universe brought to the next session with ``update`` (the 30-symbol call)."""
+    n = 30 if b.quick else 500
+    market = b.codes[:90] if b.quick else b.codes
+    sim = SimProcess(b.sim.options, {"store": "real"})
+    try:
+        key = sim.key("store")
+        spec = {
+            "app_key": key.app_key, "app_secret": key.app_secret, "base_url": sim.base_url,
+            "env": "real", "home": str(b.home("store")), "client_options": {"store": True},
+        }  # fmt: skip
+        today = datetime.fromtimestamp(sim.now(), KST).date()
+        end = today - timedelta(days=120)
+        start = end - timedelta(days=365)
+        codes = b.stocks[:n]
+        figures: list[Figure] = []
+        notes: list[str] = []
+        with make_client(spec) as kis:
+            kis.auth.token()
+            sim.reset_truth()
+            t0 = time.perf_counter()
+            cold = kis.history(codes, start, end)
+            cold_s = time.perf_counter() - t0
+            cold_calls = _chart_calls(sim)
+            wider_end = end + timedelta(days=91)
+            expect = sum(
+                math.ceil(sum(is_trading_day(end + timedelta(days=i)) for i in range(1, 92)) / 100)
+                for _ in codes
+            )
+            t0 = time.perf_counter()
+            kis.history(codes, start, wider_end)
+            wider_s = time.perf_counter() - t0
+            wider_calls = _chart_calls(sim) - cold_calls
+            sent = _chart_calls(sim)
+            kis.history(codes, start + timedelta(days=60), end - timedelta(days=60))
+            sub_calls = _chart_calls(sim) - sent
+        with make_client(spec) as other:  # a new client on the same folders
+            sent = _chart_calls(sim)
+            t0 = time.perf_counter()
+            again = other.history(codes, start, wider_end)
+            again_s = time.perf_counter() - t0
+            new_calls = _chart_calls(sim) - sent
+            t0 = time.perf_counter()
+            held = other.store.read()
+            read_s = time.perf_counter() - t0
+            summary = other.store.summary()
+        kept = again[again["date"] <= pd.Timestamp(end)][VALUES].reset_index(drop=True)
+        lost = len(cold) - len(kept)
+        base = cold[VALUES].reset_index(drop=True)
+        differ = int((kept != base).to_numpy().sum()) if not lost else None
+        rows = int(summary["rows"].sum())
+        years = rows / 250 / max(1, summary["symbol"].nunique())
+        per_year = summary["bytes"].sum() / max(1, summary["symbol"].nunique()) / max(years, 1e-9)
+        figures += [
+            time_figure(f"cold pull, {n} symbols × 1 y ({cold_calls} calls)", cold_s),
+            count_figure("widened by a quarter: calls", wider_calls, "==", expect),
+            time_figure("widened: wall time", wider_s),
+            count_figure("sub-range: calls", sub_calls),
+            count_figure("new client, whole range: calls", new_calls),
+            time_figure(f"new client, whole range ({len(again):,} bars)", again_s, 1.0),
+            time_figure(f"store.read() of everything ({len(held):,} bars)", read_s, 1.0),
+            count_figure("rows lost (read back vs the cold pull)", lost),
+            count_figure("values differing from the cold pull", differ),
+            Figure("bytes per symbol-year on disk", rounded(per_year), "B"),
+            Figure(
+                "re-read speed-up over the cold pull",
+                rounded(cold_s / again_s if again_s else None),
+                "×",
+            ),
+        ]
+        figures += _update(
+            sim,
+            {**spec, "client_options": {"store": str(b.home("store-update"))}},
+            market,
+            today,
+            notes,
+        )
+        truth = sim.truth()
+        with make_client(spec) as last:
+            client = client_view(last.stats.summary())
+    finally:
+        sim.stop()
+    title = f"bar store: {n} symbols × 1 y, then {len(market):,} symbols' next session"
+    return [
+        scenario_result("store", title, REAL, truth, figures=figures, client=client, notes=notes)
+    ]
+
+
+def _update(
+    sim: SimProcess, spec: dict[str, Any], market: list[str], today: date, notes: list[str]
+) -> list[Figure]:
+    """Hold a week of bars for ``market``, move the server to the next session's evening, and
+    time ``update`` bringing every symbol to it. The client follows the server's clock, as
+    if the job ran that evening."""
+    with make_client(spec, clock=FollowingClock(sim.now)) as kis:
+        kis.history(market, today - timedelta(days=10), today)
+        day = _next_trading_day(today)
+        target = datetime.combine(day, clock_time(18, 30), KST).timestamp()
+        sim.advance(max(0.0, target - sim.now()))
+        kis.auth.token()  # a new day may need a new token: not the update's cost
+        sim.reset_truth()
+        t0 = time.perf_counter()
+        report = kis.update(market, start=today - timedelta(days=10))
+        wall = time.perf_counter() - t0
+        by = sim.truth()["by_tr_id"]
+    methods = report["method"].value_counts().to_dict()
+    notes.append(f"update methods: {methods}; server calls by TR: {by}")
+    return [
+        count_figure(
+            f"update, {len(market):,} symbols' new session: calls",
+            sum(by.values()),
+            "<=",
+            math.ceil(len(market) / 30),
+        ),
+        time_figure("update: wall time", wall, 6.0),
+        count_figure("update: symbols not brought up to date", int((report["added"] == 0).sum())),
+    ]
