@@ -137,9 +137,7 @@ class BarMethods:
             def pages(code: str, span: sp.Span) -> list[Fetched]:
                 return fetch(code, sp.key_day(span[0]), sp.key_day(span[1]), False)
 
-            outcomes = self.pipeline.run(
-                codes, lambda c: held.item(c, pages, rows), "history", progress
-            )
+            outcomes = held.run(self.pipeline, codes, pages, rows, "history", progress)
             df, fetched, from_store = held.frame(codes, outcomes, rows, empty)
             return self.pipeline.provenance(df, ep.DAILY, fetched, from_store=from_store)
 
@@ -266,9 +264,7 @@ class BarMethods:
                 a, b = sp.key_minute(span[0]).time(), sp.key_minute(span[1]).time()
                 return fetch(code, a, b, False)
 
-            outcomes = self.pipeline.run(
-                codes, lambda c: store.item(c, pages, rows), "minute_bars", progress
-            )
+            outcomes = store.run(self.pipeline, codes, pages, rows, "minute_bars", progress)
             df, fetched, from_store = store.frame(codes, outcomes, rows, empty)
             return self.pipeline.provenance(df, endpoint, fetched, from_store=from_store)
 

@@ -3,8 +3,10 @@
 
 One call loads, once, the files holding its symbols (a :class:`~kisresearch.store.View`). Each
 symbol's batch item fetches the gaps of its coverage within the call's range, at KIS's page
-sizes, and saves them as soon as they are in: an interrupted pull keeps every symbol it
-finished, and a rerun asks only for the rest. Bars of a session that has not settled
+sizes. Finished symbols are written at most :data:`FLUSH_SECONDS` apart (each write rewrites
+the files it touches, so one per symbol would cost more than the pull) and when the call ends,
+also when it is interrupted: ``kill -9`` loses the symbols in flight and those finished in the
+last second, and a rerun asks only for them. Bars of a session that has not settled
 (:func:`~kisresearch.timebase.settled_day`) are returned but never stored. The frame is what a
 cold pull returns: stored rows have ``from_cache`` True, and ``attrs["from_store"]`` counts them.
 """
@@ -12,13 +14,17 @@ cold pull returns: stored rows have ``from_cache`` True, and ``attrs["from_store
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..pipeline.flow import Fetched
+from ..pipeline.batch import Outcome
+from ..pipeline.flow import Fetched, Pipeline
 from ..shape import frames
 from ..shape.frames import Piece, Row
 from ..store import BarStore, Change, Dataset, View
@@ -28,8 +34,25 @@ from ._base import NO_ANSWER, describe
 
 log = logging.getLogger("kisresearch.store")
 
+FLUSH_SECONDS = 1.0
+
 Pages = Callable[[str, sp.Span], list[Fetched]]  # (code, span of keys) -> its pages
 Rows = Callable[[str, Fetched], list[Row]]  # (code, page) -> its data rows
+
+
+CHECKED = ("date", "close", "change", "modified", "split_rate", "ex_code")  # for adjust
+
+
+@dataclass
+class Pending:
+    """A finished symbol not yet written: its pages, the spans they answer (cut at the last
+    settled key), whether it replaces everything held."""
+
+    code: str
+    pages: list[Fetched]
+    spans: list[sp.Span]
+    reset: bool
+    rows: Rows
 
 
 @dataclass
@@ -70,27 +93,36 @@ class Held:
             else store.load(dataset, codes, lo, hi)
         )
         self.resets: set[str] = set()
+        self._pending: list[Pending] = []
+        self._lock = threading.Lock()
+        self._flushed = time.monotonic()
+
+    def run(
+        self, pipeline: Pipeline, codes: Sequence[str], pages_for: Pages, rows: Rows, desc: str,
+        progress: bool | None,
+    ) -> list[Outcome[Any, Any]]:  # fmt: skip
+        """One batch item per symbol (:meth:`item`); what is pending is written at the end,
+        whatever ends the call."""
+        try:
+            return pipeline.run(codes, lambda c: self.item(c, pages_for, rows), desc, progress)
+        finally:
+            self.flush()
 
     def gaps(self, code: str) -> list[sp.Span]:
         return [g for g in sp.gaps(self.view.spans(code), self.lo, self.hi) if self.useful(*g)]
 
-    def typed(self, code: str, pages: Sequence[Fetched], rows: Rows) -> pd.DataFrame:
-        """The rows of ``pages`` as the store keeps them."""
-        parts = [Piece(code, rows(code, p), False, p.fetched_at) for p in pages]
-        df = frames.long_frame(parts, self.dataset.columns, key=self.dataset.key)
-        return df.drop(columns=["error", "from_cache"])
-
     def item(self, code: str, pages_for: Pages, rows: Rows) -> Filled:
-        """Fetch ``code``'s gaps, check its adjusted history, save what settled."""
+        """Fetch ``code``'s gaps, check its adjusted history, queue what settled."""
         todo = self.gaps(code)
         pages = [p for g in todo for p in pages_for(code, g)]
         if not pages:
             return Filled([])
-        new = self.typed(code, pages, rows)
         reset = False
         held = self.view.of(code)
-        if self.check_adjusted and len(held) and len(new):
+        if self.check_adjusted and len(held):
             key = self.dataset.key
+            checked = [c for c in self.dataset.columns if c.name in CHECKED]
+            new = frames.table([r for p in pages for r in rows(code, p)], checked)
             why = rewritten(
                 held, new, self.dataset.keys(held[key]), self.dataset.keys(new[key]),
                 [*self.view.spans(code), *todo], self.slack,
@@ -103,24 +135,46 @@ class Held:
                     why,
                 )
                 pages, todo, reset = pages_for(code, span), [span], True
-                new = self.typed(code, pages, rows)
                 self.resets.add(code)
-        self.save(code, new, todo, reset)
+        spans = [(a, min(b, self.settled)) for a, b in todo if a <= min(b, self.settled)]
+        if spans:
+            with self._lock:
+                self._pending.append(Pending(code, pages, spans, reset, rows))
+            self.flush(due=False)
         return Filled(pages, reset)
 
-    def save(self, code: str, rows: pd.DataFrame, spans: Sequence[sp.Span], reset: bool) -> None:
-        """Keep ``rows`` as ``code``'s bars in ``spans``, cut at the last settled key."""
-        keys = self.dataset.keys(rows[self.dataset.key]) if len(rows) else np.zeros(0)
+    def flush(self, due: bool = True) -> None:
+        """Write the pending symbols (``due=False``: only if the last write is a while ago),
+        their pages shaped in one go."""
+        with self._lock:
+            if not self._pending or (not due and time.monotonic() - self._flushed < FLUSH_SECONDS):
+                return
+            taken, self._pending = self._pending, []
+            self._flushed = time.monotonic()
+        ds = self.dataset
+        pieces = [
+            Piece(w.code, w.rows(w.code, p), False, p.fetched_at) for w in taken for p in w.pages
+        ]
+        got = frames.long_frame(pieces, ds.columns, key=ds.key).drop(
+            columns=["error", "from_cache"]
+        )
+        got = got[got[ds.key].notna()]
+        keys = ds.keys(got[ds.key]) if len(got) else np.zeros(0, dtype=np.int64)
+        at = got.groupby("symbol", sort=False).indices if len(got) else {}
         changes: list[Change] = []
-        for a, b in spans:
-            b = min(b, self.settled)
-            if a > b:
-                continue
-            inside = (keys >= a) & (keys <= b)
-            part = rows[inside] if len(rows) else rows
-            changes.append(Change(code, part.reset_index(drop=True), (a, b), reset and not changes))
-        if changes:
-            self.store.save(self.dataset, changes)
+        keep: list[np.ndarray] = []
+        for w in taken:
+            for n, span in enumerate(w.spans):
+                changes.append(Change(w.code, ds.template.iloc[0:0], span, w.reset and n == 0))
+            mine = at.get(w.code)
+            if mine is not None:
+                k = keys[mine]
+                inside = np.zeros(len(mine), dtype=bool)
+                for a, b in w.spans:  # pages may reach past a gap: only the gap is new
+                    inside |= (k >= a) & (k <= b)
+                keep.append(mine[inside])
+        rows = got.iloc[np.concatenate(keep)] if keep else None
+        self.store.save(ds, changes, rows)
 
     def frame(
         self,

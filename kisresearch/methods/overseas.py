@@ -175,9 +175,7 @@ class OverseasMethods:
             def pages(ticker: str, span: sp.Span) -> list[Fetched]:
                 return fetch(ticker, sp.key_day(span[0]), sp.key_day(span[1]), False)
 
-            outcomes = self.pipeline.run(
-                tickers, lambda t: held.item(t, pages, rows), "overseas_history", progress
-            )
+            outcomes = held.run(self.pipeline, tickers, pages, rows, "overseas_history", progress)
             df, fetched, from_store = held.frame(tickers, outcomes, rows, empty)
             return self.pipeline.provenance(df, ep.OVERSEAS_DAILY, fetched, from_store=from_store)
 

@@ -21,7 +21,6 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..plan import validate
-from ..shape import frames
 from ..store import Change
 from ..store import bars as store_bars
 from ..store import spans as sp
@@ -163,13 +162,11 @@ def _daily(
                 by_quote.append(code)
             else:  # no quote, or the reference moved (a capital change): the chart decides
                 charts.setdefault(sp.key_day(view.spans(code)[0][0]), []).append(code)
-        bars = _bars(by_quote, settled, q)
-        at = bars.groupby("symbol", sort=False).indices if len(bars) else {}
         changes = [
-            Change(c, bars.iloc[at[c]], (view.spans(c)[-1][1] + 1, sp.day_key(settled)))
+            Change(c, dataset.template.iloc[0:0], (view.spans(c)[-1][1] + 1, sp.day_key(settled)))
             for c in by_quote
         ]
-        self.store.save(dataset, changes)
+        self.store.save(dataset, changes, _bars(by_quote, settled, q))
         parts.append(pd.DataFrame({"symbol": by_quote, "method": "quote", "added": 1}))
     for first, group in charts.items():
         bars = self.history(group, first, settled, adjusted=adjusted, progress=progress)
@@ -184,24 +181,22 @@ def _daily(
 
 def _bars(codes: list[str], day: date, quotes: pd.DataFrame) -> pd.DataFrame:
     """A settled session's daily bars from its quotes (the latest day's raw prices are its
-    adjusted ones too)."""
-    pieces = []
-    for code in codes:
-        q = quotes.loc[code]
-        row = {
-            "stck_bsop_date": f"{day:%Y%m%d}",
-            "stck_oprc": q["open"],
-            "stck_hgpr": q["high"],
-            "stck_lwpr": q["low"],
-            "stck_clpr": q["price"],
-            "acml_vol": q["volume"],
-            "acml_tr_pbmn": q["value_traded"],
-            "prdy_vrss": q["change"],
-            "prdy_vrss_sign": q["change_sign"],
-            "flng_cls_code": "00",
-            "prtt_rate": "0.00",
-            "mod_yn": "N",
+    adjusted ones too), as the store keeps them."""
+    q = quotes.loc[codes]
+    n = len(codes)
+    return pd.DataFrame(
+        {
+            "symbol": pd.Series(codes, dtype="str"),
+            "date": pd.Series([pd.Timestamp(day)] * n, dtype="datetime64[us]"),
+            **{c: q[c].to_numpy() for c in ("open", "high", "low")},
+            "close": q["price"].to_numpy(),
+            "volume": q["volume"].to_numpy(),
+            "value_traded": q["value_traded"].to_numpy(),
+            "change": q["change"].to_numpy(),
+            "change_sign": q["change_sign"].to_numpy(),
+            "ex_code": "00",
+            "split_rate": 0.0,
+            "modified": False,
+            "fetched_at": q["fetched_at"].to_numpy(),
         }
-        pieces.append(frames.Piece(code, [row], False, q["fetched_at"].timestamp()))
-    df = frames.long_frame(pieces, frames.DAILY_COLUMNS, key="date", order=codes)
-    return df.drop(columns=["error", "from_cache"])
+    )

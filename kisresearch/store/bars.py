@@ -181,20 +181,29 @@ class BarStore:
             rows = pd.concat(parts, ignore_index=True)
         return View(dataset, covered, rows)
 
-    def save(self, dataset: Dataset, changes: Sequence[Change]) -> None:
-        """Apply ``changes`` file by file, each under its lock, each file replaced atomically."""
+    def save(
+        self, dataset: Dataset, changes: Sequence[Change], rows: pd.DataFrame | None = None
+    ) -> None:
+        """Apply ``changes`` file by file, each under its lock, each file replaced atomically.
+        ``rows``: more rows for the changes' symbols, many symbols in one frame (each row within
+        its symbol's change span), cheaper than a frame per change."""
         by_file: dict[str, list[Change]] = {}
         for change in changes:
             rel = dataset.path(change.symbol, change.span[0])
             if rel != dataset.path(change.symbol, change.span[1]):
                 raise ValueError(f"a change of {change.symbol} spans more than one file")
             by_file.setdefault(rel, []).append(change)
+        extra: dict[str, pd.DataFrame] = {}
+        if rows is not None and len(rows):
+            where = {c.symbol: dataset.path(c.symbol, c.span[0]) for c in changes}
+            at = rows.groupby(rows["symbol"].map(where), sort=False).indices
+            extra = {str(rel): rows.iloc[i] for rel, i in at.items()}
         for rel, group in by_file.items():
             path = self.folder / rel
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with locked(files.lock_path(path)):
                 part = files.read(path, dataset.template)
-                part.rows = _apply(dataset, part, group)
+                part.rows = _apply(dataset, part, group, extra.get(rel))
                 files.write(path, part, dataset.key)
 
     def read(
@@ -270,7 +279,9 @@ class BarStore:
         return agg.reset_index()
 
 
-def _apply(dataset: Dataset, part: files.Part, changes: Sequence[Change]) -> pd.DataFrame:
+def _apply(
+    dataset: Dataset, part: files.Part, changes: Sequence[Change], extra: pd.DataFrame | None
+) -> pd.DataFrame:
     rows = part.rows
     keep = np.ones(len(rows), dtype=bool)
     if len(rows):
@@ -287,6 +298,8 @@ def _apply(dataset: Dataset, part: files.Part, changes: Sequence[Change]) -> pd.
         before = [] if change.reset else part.spans.get(change.symbol, [])
         part.spans[change.symbol] = sp.merge([*before, change.span])
     new = [c.rows for c in changes if len(c.rows)]
+    if extra is not None and len(extra):
+        new.append(extra)
     kept = rows[keep] if not keep.all() else rows
     if new:
         added = files.cast(pd.concat(new, ignore_index=True) if len(new) > 1 else new[0],

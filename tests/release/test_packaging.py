@@ -32,9 +32,12 @@ def test_wheel_includes_the_data_files(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "kisresearch/py.typed" in names  # users get the types
     shipped = sorted(
-        p.relative_to(ROOT).as_posix() for p in (ROOT / "data").rglob("*") if p.is_file()
-    )
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "data").rglob("*")
+        if p.is_file() and p.relative_to(ROOT / "data").parts[0] != "store"
+    )  # data/store/ is the notebooks' bar store, git-ignored: never shipped
     assert shipped and all(f"kisresearch/{name}" in names for name in shipped), shipped
+    assert not [n for n in names if n.startswith("kisresearch/data/store")]
     modules = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "kisresearch").rglob("*.py"))
     assert [m for m in modules if m not in names] == []  # every module, every subpackage
     assert any(n.endswith("entry_points.txt") for n in names)
