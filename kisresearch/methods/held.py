@@ -96,6 +96,7 @@ class Held:
         self._pending: list[Pending] = []
         self._lock = threading.Lock()
         self._flushed = time.monotonic()
+        self._ended = False
 
     def run(
         self, pipeline: Pipeline, codes: Sequence[str], pages_for: Pages, rows: Rows, desc: str,
@@ -106,6 +107,7 @@ class Held:
         try:
             return pipeline.run(codes, lambda c: self.item(c, pages_for, rows), desc, progress)
         finally:
+            self._ended = True  # items still running after an interrupt write at once
             self.flush()
 
     def gaps(self, code: str) -> list[sp.Span]:
@@ -140,7 +142,7 @@ class Held:
         if spans:
             with self._lock:
                 self._pending.append(Pending(code, pages, spans, reset, rows))
-            self.flush(due=False)
+            self.flush(due=self._ended)
         return Filled(pages, reset)
 
     def flush(self, due: bool = True) -> None:
