@@ -64,7 +64,10 @@ class BarMethods:
 
         KIS returns at most 100 bars a call; longer spans are paged back from ``end``
         invisibly (two years of daily bars: 5 calls a symbol). Symbols run in parallel under
-        the rate limit; pages already in the cache are not fetched again.
+        the rate limit. Daily bars are read from the bar store first (:attr:`KIS.store`,
+        :mod:`kisresearch.store`): only the days it does not hold are asked, settled sessions
+        are kept, and a symbol whose adjusted history KIS has rewritten (a split) is fetched
+        again; weekly, monthly and yearly bars go through the response cache only.
 
         Parameters
         ----------
@@ -75,7 +78,8 @@ class BarMethods:
             last trading day in the range; the first one covers only the days from ``start``.
         adjusted : prices and volumes adjusted for splits and other capital changes
             (``FID_ORG_ADJ_PRC=0``), or as traded (``False``).
-        cache, refresh : ``cache=False`` skips the cache; ``refresh=True`` fetches anew.
+        cache, refresh : ``cache=False`` skips the cache and the bar store; ``refresh=True``
+            fetches anew (and rewrites what the store holds for the range).
 
         Returns
         -------
@@ -92,8 +96,9 @@ class BarMethods:
           values missing (integer columns then become nullable Int64) and ``error`` saying why
         - ``from_cache`` (bool), ``fetched_at`` (datetime64 UTC) of the page holding the row
 
-        ``df.attrs`` holds ``endpoint``, ``tr_id``, ``env``, ``fetched_at``, ``answers`` (pages)
-        and ``from_cache`` (pages from the cache).
+        ``df.attrs`` holds ``endpoint``, ``tr_id``, ``env``, ``fetched_at``, ``answers`` (pages
+        fetched), ``from_cache`` (pages from the cache) and, for daily bars, ``from_store`` (rows
+        read from the bar store; those rows have ``from_cache`` True).
         """
         codes = validate.symbols(symbols)
         period = validate.choice(interval, ep.INTERVALS, "interval")
@@ -166,7 +171,10 @@ class BarMethods:
         session is 14 calls a symbol): today's, or before the open and on days without
         trading the last one, as KIS answers. ``date=today`` is today's session only. A past
         ``date`` uses FHKST03010230, 120 bars a call (4 a session): real accounts only (KIS
-        keeps about a year), so on a paper account it raises before any request.
+        keeps about a year), so on a paper account it raises before any request, unless the bar
+        store holds the whole window. Sessions that have settled (18:00 KST) are read from and
+        kept in the bar store, so only minutes it does not hold are asked; ``attrs["from_store"]``
+        counts the rows read from it.
 
         Parameters
         ----------

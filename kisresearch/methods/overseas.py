@@ -112,6 +112,8 @@ class OverseasMethods:
         interval : ``"D"``, ``"W"`` or ``"M"``. Week and month bars are whole periods (the
             first may begin before ``start``).
         adjusted : adjusted prices (``MODP=1``) or as traded.
+        cache, refresh : as in :meth:`history`; daily bars are read from the bar store first
+            and kept there once final (the next day, 10:00 KST).
 
         Returns
         -------
