@@ -29,7 +29,7 @@ def _day(text: Any) -> date | None:
 
 
 def _row(row: Row, exchange: str) -> dict[str, Any]:
-    return frames.with_fields(row, _excd=exchange, _diff=frames.signed(row))
+    return frames.with_fields(row, _excd=exchange)
 
 
 class OverseasMethods:

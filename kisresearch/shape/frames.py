@@ -35,9 +35,15 @@ Row = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Col:
+    """One column: KIS's field ``src`` as ``name`` of ``kind``. With ``sign`` (the field holding
+    KIS's sign code) the value's sign comes from that code, whether KIS sent the magnitude
+    signed or bare: 4 (lower limit) and 5 (down) negative, 1, 2 and 3 not; a blank code keeps
+    the value as sent."""
+
     src: str
     name: str
     kind: str = "int"
+    sign: str | None = None
 
 
 def _convert(values: list[Any], kind: str) -> pd.Series:
@@ -77,7 +83,20 @@ def blank(value: Any) -> bool:
 def table(rows: Sequence[Row | None], columns: Sequence[Col]) -> pd.DataFrame:
     """One column per :class:`Col`, one row per input row (``None`` -> all missing)."""
     data = {c.name: _convert([r.get(c.src) if r else None for r in rows], c.kind) for c in columns}
+    for c in columns:
+        if c.sign is not None:
+            data[c.name] = _signed(data[c.name], [r.get(c.sign) if r else None for r in rows])
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+
+
+def _signed(values: pd.Series, codes: list[Any]) -> pd.Series:
+    code = pd.Series([str(v).strip() if v is not None else "" for v in codes], dtype=object)
+    down = code.isin(["4", "5"]).to_numpy()
+    up = code.isin(["1", "2", "3"]).to_numpy()
+    if not (down.any() or up.any()):
+        return values
+    magnitude = values.abs()
+    return values.where(~(down | up), magnitude.where(~down, -magnitude))
 
 
 def utc(stamps: Sequence[float | None]) -> pd.Series:
@@ -198,15 +217,6 @@ def with_fields(row: Row, **extra: Any) -> dict[str, Any]:
     return {**row, **extra}
 
 
-def signed(row: Row, value: str = "diff", sign: str = "sign") -> str | None:
-    """KIS overseas ``diff`` is unsigned; ``sign`` 4 (lower limit) or 5 (down) makes it negative."""
-    raw = row.get(value)
-    if blank(raw):
-        return None
-    text = str(raw).strip().lstrip("+-")
-    return f"-{text}" if str(row.get(sign, "")).strip() in ("4", "5") else text
-
-
 def minute_stamp(row: Row) -> str:
     """``YYYYMMDDHHMMSS`` of a 1-min bar from ``stck_bsop_date`` and ``stck_cntg_hour``."""
     day, hour = row.get("stck_bsop_date", ""), row.get("stck_cntg_hour", "")
@@ -254,9 +264,9 @@ MULTIQUOTE_COLUMNS = (
     Col("inter_kor_isnm", "name", "str"),
     Col("kospi_kosdaq_cls_name", "market", "str"),
     Col("inter2_prpr", "price"),
-    Col("inter2_prdy_vrss", "change"),
+    Col("inter2_prdy_vrss", "change", sign="prdy_vrss_sign"),
     Col("prdy_vrss_sign", "change_sign", "str"),
-    Col("prdy_ctrt", "change_pct", "float"),
+    Col("prdy_ctrt", "change_pct", "float", sign="prdy_vrss_sign"),
     Col("inter2_oprc", "open"),
     Col("inter2_hgpr", "high"),
     Col("inter2_lwpr", "low"),
@@ -278,9 +288,9 @@ MULTIQUOTE_COLUMNS = (
 QUOTE_COLUMNS = (
     Col("bstp_kor_isnm", "sector", "str"),
     Col("stck_prpr", "price"),
-    Col("prdy_vrss", "change"),
+    Col("prdy_vrss", "change", sign="prdy_vrss_sign"),
     Col("prdy_vrss_sign", "change_sign", "str"),
-    Col("prdy_ctrt", "change_pct", "float"),
+    Col("prdy_ctrt", "change_pct", "float", sign="prdy_vrss_sign"),
     Col("stck_oprc", "open"),
     Col("stck_hgpr", "high"),
     Col("stck_lwpr", "low"),
@@ -315,7 +325,7 @@ DAILY_COLUMNS = (
     Col("stck_clpr", "close"),
     Col("acml_vol", "volume"),
     Col("acml_tr_pbmn", "value_traded"),
-    Col("prdy_vrss", "change"),
+    Col("prdy_vrss", "change", sign="prdy_vrss_sign"),
     Col("prdy_vrss_sign", "change_sign", "str"),
     Col("flng_cls_code", "ex_code", "str"),
     Col("prtt_rate", "split_rate", "float"),
@@ -377,7 +387,7 @@ INVESTORS = (("individual", "prsn"), ("foreign", "frgn"), ("institution", "orgn"
 INVESTOR_COLUMNS = (
     Col("stck_bsop_date", "date", "date"),
     Col("stck_clpr", "close"),
-    Col("prdy_vrss", "change"),
+    Col("prdy_vrss", "change", sign="prdy_vrss_sign"),
     *(
         col
         for who, src in INVESTORS
@@ -409,20 +419,20 @@ INFO_COLUMNS = (
     Col("admn_item_yn", "admin", "yn"),
 )
 
-# overseas price (HHDFS00000300) output, plus "_excd" and the signed "_diff"
+# overseas price (HHDFS00000300) output, plus "_excd"; KIS sends ``diff`` unsigned
 OVERSEAS_QUOTE_COLUMNS = (
     Col("_excd", "exchange", "str"),
     Col("last", "price", "float"),
     Col("base", "prev_close", "float"),
-    Col("_diff", "change", "float"),
+    Col("diff", "change", "float", sign="sign"),
     Col("sign", "change_sign", "str"),
-    Col("rate", "change_pct", "float"),
+    Col("rate", "change_pct", "float", sign="sign"),
     Col("tvol", "volume"),
     Col("tamt", "value_traded", "float"),
     Col("zdiv", "decimals"),
 )
 
-# overseas dailyprice (HHDFS76240000) output2, plus "_excd" and the signed "_diff"
+# overseas dailyprice (HHDFS76240000) output2, plus "_excd"
 OVERSEAS_DAILY_COLUMNS = (
     Col("_excd", "exchange", "str"),
     Col("xymd", "date", "date"),
@@ -432,8 +442,8 @@ OVERSEAS_DAILY_COLUMNS = (
     Col("clos", "close", "float"),
     Col("tvol", "volume"),
     Col("tamt", "value_traded", "float"),
-    Col("_diff", "change", "float"),
-    Col("rate", "change_pct", "float"),
+    Col("diff", "change", "float", sign="sign"),
+    Col("rate", "change_pct", "float", sign="sign"),
 )
 
 # inquire-balance (TTTC8434R) output1 and output2

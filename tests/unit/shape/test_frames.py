@@ -202,17 +202,17 @@ def test_stock_info_row():
 
 
 def test_overseas_change_is_signed_by_sign():
-    assert frames.signed({"diff": "1.86", "sign": "5"}) == "-1.86"
-    assert frames.signed({"diff": "1.86", "sign": "2"}) == "1.86"
-    assert frames.signed({"diff": "", "sign": "2"}) is None
-    out = load("overseas_price")["output"]
-    row = frames.with_fields(out, _excd="NAS", _diff=frames.signed(out))
+    down = frames.table([{"diff": "1.86", "sign": "5"}, {"diff": "", "sign": "2"}],
+                        frames.OVERSEAS_QUOTE_COLUMNS)  # fmt: skip
+    assert down["change"].iloc[0] == -1.86 and pd.isna(down["change"].iloc[1])
+    out = load("overseas_price")["output"]  # a recorded answer
+    row = frames.with_fields(out, _excd="NAS")
     df = frames.by_symbol(["AAPL"], [row], [None], frames.OVERSEAS_QUOTE_COLUMNS)
     got = df.loc["AAPL"]
     assert got["change"] == pytest.approx(got["price"] - got["prev_close"])
     assert df["price"].dtype == "float64" and df["volume"].dtype == "int64"
     rows = [
-        frames.with_fields(r, _excd="NAS", _diff=frames.signed(r))
+        frames.with_fields(r, _excd="NAS")
         for r in frames.rows_of(load("overseas_dailyprice"), "output2", "xymd")
     ]
     daily = frames.long_frame([Piece("AAPL", rows)], frames.OVERSEAS_DAILY_COLUMNS, key="date")
@@ -273,3 +273,27 @@ def test_master_files_parse_by_the_fixed_width_layout():
     for df in (kospi, kosdaq):
         assert df["base_price"].dtype == "int64" and (df["base_price"] > 0).all()
         assert df["roe"].dtype == "float64"
+
+
+@pytest.mark.parametrize(
+    ("columns", "value", "pct", "sign"),
+    [
+        (frames.MULTIQUOTE_COLUMNS, "inter2_prdy_vrss", "prdy_ctrt", "prdy_vrss_sign"),
+        (frames.QUOTE_COLUMNS, "prdy_vrss", "prdy_ctrt", "prdy_vrss_sign"),
+        (frames.OVERSEAS_QUOTE_COLUMNS, "diff", "rate", "sign"),
+    ],
+)
+def test_change_signs_come_from_the_sign_code_however_the_magnitude_is_sent(
+    columns, value, pct, sign
+) -> None:
+    rows = [
+        {value: "-150", pct: "-1.25", sign: "5"},  # signed, as the simulator sends it
+        {value: "150", pct: "1.25", sign: "5"},  # bare magnitude, as audited clients expect
+        {value: "300", pct: "30.00", sign: "4"},  # lower limit
+        {value: "-150", pct: "-1.25", sign: "2"},  # a minus with an "up" code: the code wins
+        {value: "0", pct: "0.00", sign: "3"},
+        {value: "-7", pct: "-0.5", sign: ""},  # no code: as sent
+    ]
+    df = frames.table(rows, columns)
+    assert df["change"].tolist() == [-150, -150, -300, 150, 0, -7]
+    assert df["change_pct"].tolist() == [-1.25, -1.25, -30.0, 1.25, 0.0, -0.5]
