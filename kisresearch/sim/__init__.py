@@ -22,6 +22,27 @@ Modules:
 - :mod:`.universe`, :mod:`.make_universe` -- the shipped symbol universe
 - :mod:`.probe` -- :class:`~kisresearch.sim.probe.RawClient`, a bare caller for probing servers
 
+What the simulator tolerates
+----------------------------
+As strict as KIS and no stricter: a rule is enforced only where the evidence says KIS enforces
+it, and where the evidence is thin the most lenient plausible answer is taken.
+
+=================================  ==========================================  ==========  ====
+rule                               the simulator                               evidence    conf.
+=================================  ==========================================  ==========  ====
+``custtype`` header                absent: taken as ``P``; other than P/B:     [1] [2]     mid
+                                   EGW00208
+header names                       any case (HTTP says so)                     RFC 9110    high
+query parameter names              any case (``fid_input_iscd`` works)         [3]         mid
+balance, first page                ``CTX_AREA_FK100``/``NK100`` may be absent  [4]         mid
+=================================  ==========================================  ==========  ====
+
+[1] python-kis issue #81 (2026-02) quotes a request to the real domain without ``custtype``
+answered at the business level. [2] KIS's API pages mark ``custtype`` required on some TRs and
+optional on others. [3] mojito2 0.1.6 ``fetch_price`` and korea-investment-stock 0.5 send the
+``fid_*`` names in lower case and are used against the real server. [4] python-kis 2.1.6 asks
+the first balance page without the context areas.
+
 Admin endpoints (no auth, never rate limited or faulted): ``GET /__sim/truth``,
 ``GET /__sim/info`` (base URL, profile, credentials), ``POST /__sim/reset``,
 ``POST /__sim/advance?seconds=N``, ``POST /__sim/expire_tokens`` and ``POST /__sim/faults``

@@ -6,7 +6,9 @@ For a REST call the order is:
 2. route: an unknown path is a 404 (``MCA00124``), not counted;
 3. authentication: the ``appkey``/``appsecret`` headers (EGW00102/00103/00104/00105), the
    ``authorization: Bearer`` token (missing, unknown, revoked or another key's: EGW00121;
-   expired: EGW00123; not ``Bearer``: EGW00205) and ``custtype`` (``P``/``B``, else EGW00208).
+   expired: EGW00123; not ``Bearer``: EGW00205) and ``custtype`` (absent is taken as ``P``;
+   other than ``P``/``B``: EGW00208). Header names are matched in any case, and so are query
+   parameter names (see "What the simulator tolerates" in :mod:`kisresearch.sim`).
    These answers are HTTP 500 with a KIS body and are *not* counted by the rate window: the
    gateway cannot attribute an unauthenticated call to a key's budget;
 4. faults (see :class:`~kisresearch.sim.rules.Faults`): a spurious EGW00201 comes before the
@@ -246,7 +248,7 @@ class Gateway:
             return self._error(500, "EGW00121")
         if self.clock.now() >= tok.expires:
             return self._error(500, "EGW00123")
-        if headers.get("custtype", "") not in ("P", "B"):
+        if headers.get("custtype", "P").strip() not in ("P", "B"):  # absent: as KIS, P
             return self._error(500, "EGW00208")
         return app
 
@@ -283,7 +285,7 @@ class Gateway:
         if fault == "html_500":
             return Reply(500, HTML_500, "text/html")
         ctx = Ctx(
-            query,
+            {k.upper(): v for k, v in query.items()},
             headers.get("tr_cont", "").strip(),
             app,
             self.accounts.get(app.account),

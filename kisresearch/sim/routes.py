@@ -270,7 +270,8 @@ def overseas_daily(ctx: Ctx) -> Result:
 
 def balance(ctx: Ctx) -> Result:
     for name in BALANCE_PARAMS:
-        ctx.need(name)
+        if not name.startswith("CTX_AREA_"):  # a first page may leave them out
+            ctx.need(name)
     acct = ctx.account
     cano, product = ctx.need("CANO"), ctx.need("ACNT_PRDT_CD")
     if acct is None or cano != acct.cano or product != acct.product:
@@ -282,7 +283,7 @@ def balance(ctx: Ctx) -> Result:
     ctx.need("FNCG_AMT_AUTO_RDPT_YN", ("N", "Y"))
     ctx.need("PRCS_DVSN", ("00", "01"))
     start = 0
-    nk = ctx.need("CTX_AREA_NK100")
+    nk = ctx.params.get("CTX_AREA_NK100", "").strip()
     if ctx.tr_cont == "N" and nk:
         pos = parse_position(acct, nk)
         if pos is None:

@@ -29,7 +29,7 @@ class Raw(RawClient):
     def __init__(self, sim: Simulator, key: str | None = None, secret: str | None = None):
         super().__init__(sim.base_url, key or sim.app_key, secret or sim.app_secret)
 
-    def price(self, **headers: str) -> requests.Response:
+    def price(self, **headers: str | None) -> requests.Response:
         return self.get(PRICE, "FHKST01010100", SAMSUNG, headers=headers)
 
 
@@ -136,6 +136,8 @@ def test_bad_key_or_secret(sim: Simulator) -> None:
     assert raw.price(appsecret="wrong").json()["msg_cd"] == "EGW00105"
     assert raw.price(appkey="PSnot-a-key").json()["msg_cd"] == "EGW00103"
     assert raw.price(custtype="X").json()["msg_cd"] == "EGW00208"
+    assert raw.price(custtype=None).json()["rt_cd"] == "0"  # absent: taken as P, as KIS does
+    assert raw.price(custtype="B").json()["rt_cd"] == "0"
 
 
 def test_token_of_another_key_is_invalid(sim: Simulator) -> None:

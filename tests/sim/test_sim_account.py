@@ -122,6 +122,10 @@ def test_balance_context_needs_tr_cont_n(sim: Simulator, raw: RawClient) -> None
     assert nxt.headers["tr_cont"] == "D" and len(nxt.json()["output1"]) == 15
     bad = raw.get(BALANCE, "TTTC8434R", balance_params(sim, ctx[0], "garbage"), tr_cont="N")
     assert bad.json()["msg_cd"] == "OPSQ2001"
+    bare = {k: v for k, v in balance_params(sim).items() if not k.startswith("CTX_AREA_")}
+    plain = raw.get(BALANCE, "TTTC8434R", bare)  # a first page without the context areas
+    assert plain.json()["rt_cd"] == "0" and plain.headers["tr_cont"] == "F"
+    assert plain.json()["output1"] == first["output1"]
 
 
 def test_balance_pages_paper() -> None:
