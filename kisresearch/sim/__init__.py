@@ -34,14 +34,18 @@ rule                               the simulator                               e
                                    EGW00208
 header names                       any case (HTTP says so)                     RFC 9110    high
 query parameter names              any case (``fid_input_iscd`` works)         [3]         mid
-balance, first page                ``CTX_AREA_FK100``/``NK100`` may be absent  [4]         mid
+balance, first page                ``CTX_AREA_FK100``/``NK100`` may be absent  [4]         low
 =================================  ==========================================  ==========  ====
 
 [1] python-kis issue #81 (2026-02) quotes a request to the real domain without ``custtype``
 answered at the business level. [2] KIS's API pages mark ``custtype`` required on some TRs and
-optional on others. [3] mojito2 0.1.6 ``fetch_price`` and korea-investment-stock 0.5 send the
-``fid_*`` names in lower case and are used against the real server. [4] python-kis 2.1.6 asks
-the first balance page without the context areas.
+optional on others; none of python-kis 2.1.6, korea-investment-stock 0.19/0.5 or mojito2 0.1.6
+sends it (seen on the wire). [3] mojito2 0.1.6 (quote, 30-day prices, today's minute bars) and
+korea-investment-stock 0.5 (quote) send ``fid_*`` in lower case, python-kis 2.1.6 sends
+``ctx_area_fk100``/``nk100`` in lower case, all against the real server; KIS's pages ask for
+upper case only in POST bodies. [4] Every client seen sends the context areas empty on a first
+page; leaving them out is unconfirmed, so the lenient answer is taken.
+The research behind this table: ``docs/peer-clients.md``.
 
 Admin endpoints (no auth, never rate limited or faulted): ``GET /__sim/truth``,
 ``GET /__sim/info`` (base URL, profile, credentials), ``POST /__sim/reset``,
