@@ -137,6 +137,8 @@ class BarMethods:
                 useful=_trading_days_in,
                 refresh=refresh,
                 check_adjusted=adjusted,
+                endpoint=ep.DAILY.name,
+                page_rows=cap,
             )
 
             def pages(code: str, span: sp.Span) -> list[Fetched]:
@@ -219,6 +221,8 @@ class BarMethods:
                 sp.minute_key(session, last),
                 useful=lambda a, b: True,
                 refresh=refresh,
+                endpoint=endpoint.name,
+                page_rows=cap,
             )
             wanted.update(dict.fromkeys(codes, ep.ymd(session)))
         if held is None or any(held.gaps(c) for c in codes):

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..observe.stats import StatsManager
 from ..pipeline.batch import Outcome
 from ..pipeline.flow import Fetched, Pipeline
 from ..shape import frames
@@ -80,12 +81,16 @@ class Held:
         refresh: bool = False,
         check_adjusted: bool = False,
         slack: float = 2.0,
+        endpoint: str = "daily",
+        page_rows: int = 100,
     ) -> None:
         self.store, self.dataset = store, dataset
         self.lo, self.hi, self.settled = lo, hi, settled
         self.useful = useful  # does a span of keys hold one KIS could have a bar at?
         self.check_adjusted = check_adjusted
         self.slack = slack  # rounding allowed at a seam, in price units
+        self.endpoint, self.page_rows = endpoint, page_rows  # for the stats: pages saved
+        self._stats: StatsManager | None = None
         self.refresh = refresh
         self.view = (
             View(dataset, {}, dataset.template.iloc[0:0])
@@ -104,6 +109,7 @@ class Held:
     ) -> list[Outcome[Any, Any]]:  # fmt: skip
         """One batch item per symbol (:meth:`item`); what is pending is written at the end,
         whatever ends the call."""
+        self._stats = pipeline.stats
         try:
             return pipeline.run(codes, lambda c: self.item(c, pages_for, rows), desc, progress)
         finally:
@@ -208,6 +214,10 @@ class Held:
                 pieces.append(Piece(code, got_rows, page.from_cache, page.fetched_at))
             if not found and not counts.get(code):
                 pieces.append(Piece(code, error=empty(code)))
+        if self._stats is not None:  # pages the store saved are hits, pages fetched misses
+            saved = sum(-(-int(n) // self.page_rows) for n in counts.values())
+            self._stats.record_cache(self.endpoint, True, saved)
+            self._stats.record_cache(self.endpoint, False, len(fetched))
         df = frames.long_frame(pieces, self.dataset.columns, key=key, held=held, order=codes)
         if self.resets:  # a reset fetched the whole span held: cut it to the call's range
             keys = self.dataset.keys(df[key].fillna(pd.Timestamp(sp.key_day(self.lo))))

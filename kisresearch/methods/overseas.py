@@ -172,6 +172,8 @@ class OverseasMethods:
                 refresh=refresh,
                 check_adjusted=adjusted,
                 slack=0.02,
+                endpoint=ep.OVERSEAS_DAILY.name,
+                page_rows=cap,
             )
 
             def pages(ticker: str, span: sp.Span) -> list[Fetched]:

@@ -273,13 +273,13 @@ class StatsManager:
         if warnings:
             self._emit(warnings)
 
-    def record_cache(self, endpoint: str, hit: bool) -> None:
-        """Count one cache lookup."""
+    def record_cache(self, endpoint: str, hit: bool, n: int = 1) -> None:
+        """Count ``n`` cache lookups (the bar store counts the pages it saved as hits)."""
         slot = _HIT if hit else _MISS
         with self._lock:
             b, warnings = self._bucket()
-            for n in (b.n, self._n, self._endpoint(endpoint)):
-                n[slot] += 1
+            for counts in (b.n, self._n, self._endpoint(endpoint)):
+                counts[slot] += n
         if warnings:
             self._emit(warnings)
 

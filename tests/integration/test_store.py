@@ -376,3 +376,25 @@ def test_threads_and_clients_sharing_a_store_lose_nothing(sim, home):
         df = kis.history(codes, "2023-04-01", "2023-12-31")
         assert df["from_cache"].all()
         same_as_cold(kis, df, codes, "2023-04-01", "2023-12-31")
+
+
+def test_an_unusable_store_folder_is_refused_at_construction_by_name(sim, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(kr.ConfigError, match="not-a-folder"):
+        kr.KIS(simulator=sim, store=blocker)
+    with pytest.raises(TypeError, match="store"):
+        kr.KIS(simulator=sim, store=3)  # type: ignore[arg-type]
+    with kr.KIS(simulator=sim, store=False) as kis:
+        assert kis.store is None
+        with pytest.raises(kr.ConfigError, match="store=False"):
+            kis.update("005930")
+
+
+def test_store_reads_count_as_cache_hits_in_the_stats(kis, sim):
+    kis.history(CODES, "2024-01-01", "2024-06-30")  # 2 pages a symbol, fetched
+    before = kis.stats.summary()
+    kis.history(CODES, "2024-01-01", "2024-09-30")  # those again from the store, 1 new page each
+    after = kis.stats.summary()
+    assert after["cache_hits"] - before["cache_hits"] == 3 * 2
+    assert after["cache_misses"] - before["cache_misses"] == 3
