@@ -104,6 +104,7 @@ def store(b: Bench) -> list[ScenarioResult]:
                 "×",
             ),
         ]
+        figures += _five_years(b, spec, today)
         figures += _update(
             sim,
             {**spec, "client_options": {"store": str(b.home("store-update"))}},
@@ -119,6 +120,54 @@ def store(b: Bench) -> list[ScenarioResult]:
     title = f"bar store: {n} symbols × 1 y, then {len(market):,} symbols' next session"
     return [
         scenario_result("store", title, REAL, truth, figures=figures, client=client, notes=notes)
+    ]
+
+
+def _five_years(b: Bench, spec: dict[str, Any], today: date) -> list[Figure]:
+    """The warm path at the disk's speed: five years of daily bars for the whole universe,
+    written straight into a store (made-up values: the read is what is timed), read back by
+    ``store.read`` and by ``history`` with no request."""
+    import numpy as np
+
+    from ..store import Change
+    from ..store import bars as store_bars
+    from ..store import spans as sp
+
+    codes = b.codes[:300] if b.quick else b.codes
+    start = today - timedelta(days=5 * 365)
+    days = pd.bdate_range(start, today - timedelta(days=1))
+    n, m = len(codes), len(days)
+    with make_client({**spec, "client_options": {"store": str(b.home("store-5y"))}}) as kis:
+        dataset = store_bars.daily(True)
+        price = np.arange(n * m, dtype=np.int64) % 100_000 + 1_000
+        rows = pd.DataFrame(
+            {
+                "symbol": pd.Series(np.repeat(codes, m), dtype="str"),
+                "date": np.tile(days.to_numpy().astype("datetime64[us]"), n),
+                **{c: price for c in ("open", "high", "low", "close")},
+                "volume": price * 10, "value_traded": price * 10_000, "change": price % 7,
+                "change_sign": "2", "ex_code": "00", "split_rate": 0.0, "modified": False,
+                "fetched_at": pd.Timestamp.now(tz="UTC"),
+            }
+        )  # fmt: skip
+        span = (sp.day_key(start), sp.day_key(today - timedelta(days=1)))
+        t0 = time.perf_counter()
+        kis.store.save(dataset, [Change(c, dataset.template.iloc[0:0], span) for c in codes], rows)
+        write_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        got = kis.store.read()
+        read_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        df = kis.history(codes, start, today - timedelta(days=1))
+        history_s = time.perf_counter() - t0
+        calls = df.attrs["answers"]
+    label = f"{n:,} symbols × 5 y ({len(rows):,} bars)"
+    return [
+        time_figure(f"{label}: written in one pass", write_s),
+        time_figure(f"{label}: store.read()", read_s, 1.0),
+        time_figure(f"{label}: history() from the store", history_s, 1.0),
+        count_figure("5-year history from the store: calls", calls),
+        count_figure("5-year read back: rows lost", len(rows) - len(got)),
     ]
 
 

@@ -201,11 +201,10 @@ def long_frame(
         kept = held.assign(error=none, from_cache=True)
         kept = kept[list(df.columns)]
         df = pd.concat([df, kept], ignore_index=True) if fresh else kept.reset_index(drop=True)
-    names = list(order) if order is not None else list(dict.fromkeys(df["symbol"]))
-    rank = {s: i for i, s in enumerate(names)}
+    names = list(order) if order is not None else list(pd.unique(df["symbol"]))
     if fresh:  # the store's rows are unique per (symbol, key) already
         df = df.drop_duplicates(["symbol", key], keep="first")
-    ranks = df["symbol"].map(rank)
+    ranks = pd.Index(names).get_indexer(df["symbol"])
     df = df.assign(_rank=ranks).sort_values(["_rank", key], kind="stable")
     return df.drop(columns="_rank").reset_index(drop=True)
 

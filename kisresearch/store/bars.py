@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..config import locked
 from ..shape import frames
@@ -165,21 +166,18 @@ class BarStore:
 
     def _view(self, dataset: Dataset, rels: Sequence[str], wanted: set[str] | None) -> View:
         covered: dict[str, list[sp.Span]] = {}
-        parts: list[pd.DataFrame] = []
+        tables: list[pa.Table] = []
         for rel in rels:
-            part = files.read(self.folder / rel, dataset.template)
-            for symbol, spans in part.spans.items():
+            table, spans_of = files.read_table(self.folder / rel, dataset.template)
+            for symbol, spans in spans_of.items():
                 if wanted is None or symbol in wanted:
                     covered[symbol] = sp.merge([*covered.get(symbol, []), *spans])
-            if len(part.rows):
-                parts.append(part.rows)
-        if not parts:
-            rows = dataset.template.iloc[0:0].copy()
-        elif len(parts) == 1:
-            rows = parts[0]
-        else:
-            rows = pd.concat(parts, ignore_index=True)
-        return View(dataset, covered, rows)
+            if table is not None and table.num_rows:
+                tables.append(table)
+        if not tables:
+            return View(dataset, covered, dataset.template.iloc[0:0].copy())
+        joined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        return View(dataset, covered, files.cast(joined.to_pandas(), dataset.template))
 
     def save(
         self, dataset: Dataset, changes: Sequence[Change], rows: pd.DataFrame | None = None
@@ -233,13 +231,13 @@ class BarStore:
             pattern = "*/*.parquet" if dataset.monthly else "part-*.parquet"
             found = sorted((self.folder / dataset.folder).glob(pattern))
             view = self._view(dataset, [str(p.relative_to(self.folder)) for p in found], None)
-            codes = sorted(set(view.rows["symbol"]))
+            codes = sorted(view.rows["symbol"].unique())
         else:
             codes = [symbols] if isinstance(symbols, str) else list(symbols)
             view = self.load(dataset, codes, lo, hi)
         out = view.select(codes, lo, hi)
-        rank = {c: i for i, c in enumerate(codes)}
-        out = out.assign(_rank=out["symbol"].map(rank)).sort_values(["_rank", dataset.key])
+        rank = pd.Index(codes).get_indexer(out["symbol"])
+        out = out.assign(_rank=rank).sort_values(["_rank", dataset.key], kind="stable")
         return out.drop(columns="_rank").reset_index(drop=True)
 
     def summary(self) -> pd.DataFrame:

@@ -42,15 +42,29 @@ class Part:
 def read(path: Path, template: pd.DataFrame) -> Part:
     """The file's rows (cast to ``template``'s dtypes) and spans; an empty part if the file is
     missing, and, if it is unreadable, the file moved aside and an empty part."""
+    table, covered = read_table(path, template)
+    if table is None:
+        return Part(template.iloc[0:0].copy())
+    return Part(cast(table.to_pandas(), template), covered)
+
+
+def read_table(
+    path: Path, template: pd.DataFrame
+) -> tuple[pa.Table | None, dict[str, list[sp.Span]]]:
+    """The file as an Arrow table of ``template``'s columns, without metadata, and its spans;
+    (None, {}) if it is missing or unreadable (then moved aside, with a warning)."""
     try:
         table = pq.read_table(path)
         meta = json.loads((table.schema.metadata or {})[META_KEY])
         if meta.get("format") != FORMAT or not isinstance(meta.get("spans"), dict):
             raise ValueError("not a bar-store file of this version")
         covered = {str(s): sp.from_json(v) for s, v in meta["spans"].items()}
-        rows = cast(table.to_pandas(), template)
+        missing = [c for c in template.columns if c not in table.column_names]
+        if missing:
+            raise ValueError(f"columns {missing} missing")
+        return table.select(list(template.columns)).replace_schema_metadata(None), covered
     except FileNotFoundError:
-        return Part(template.iloc[0:0].copy())
+        return None, {}
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
         aside = path.with_name(f"_{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
         try:
@@ -63,8 +77,7 @@ def read(path: Path, template: pd.DataFrame) -> Part:
             type(exc).__name__,
             aside.name,
         )
-        return Part(template.iloc[0:0].copy())
-    return Part(rows, covered)
+        return None, {}
 
 
 def cast(df: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
@@ -72,7 +85,8 @@ def cast(df: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in template.columns if c not in df.columns]
     if missing:
         raise ValueError(f"columns {missing} missing")
-    out = df[list(template.columns)]
+    names = list(template.columns)
+    out = df if list(df.columns) == names else df[names]  # a copy only when needed
     dtypes = template.dtypes.to_dict()
     if out.dtypes.to_dict() != dtypes:
         out = out.astype(dtypes)
