@@ -91,7 +91,6 @@ class Held:
         self.slack = slack  # rounding allowed at a seam, in price units
         self.endpoint, self.page_rows = endpoint, page_rows  # for the stats: pages saved
         self._stats: StatsManager | None = None
-        self.refresh = refresh
         self.view = (
             View(dataset, {}, dataset.template.iloc[0:0])
             if refresh
