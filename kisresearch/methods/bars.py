@@ -66,7 +66,8 @@ class BarMethods:
         invisibly (two years of daily bars: 5 calls a symbol). Symbols run in parallel under
         the rate limit. Daily bars are read from the bar store first (:attr:`KIS.store`,
         :mod:`kisresearch.store`): only the days it does not hold are asked, settled sessions
-        are kept, and a symbol whose adjusted history KIS has rewritten (a split) is fetched
+        are kept (a session still running is asked on every call: its bar is still changing),
+        and a symbol whose adjusted history KIS has rewritten (a split) is fetched
         again; weekly, monthly and yearly bars go through the response cache only.
 
         Parameters

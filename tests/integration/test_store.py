@@ -169,14 +169,17 @@ def test_a_split_after_the_bars_were_stored_rewrites_adjusted_history(home, capl
         assert calls(sim) > sent + 1  # the whole span again, not only the new days
         assert not after["from_cache"].any()
         same_as_cold(kis, after, code, start)
-        old = after[after["date"] < pd.Timestamp(split)].set_index("date")["close"]
-        was = before.set_index("date")["close"].reindex(old.index)
+        # the days held before: a session running at the first pull was returned, not kept
+        held = before["date"] < pd.Timestamp(today) if today else before["date"].notna()
+        was = before[held].set_index("date")["close"]
+        old = after.set_index("date")["close"].reindex(was.index)
+        assert len(was) > 100 and was.index.max() < pd.Timestamp(split)
         assert ((was / old).round() == 5).all()  # every earlier bar in the new units
         raw_after = kis.history(code, start, adjusted=False)
-        kept = raw_after[raw_after["date"].isin(raw_before["date"])]
+        kept = raw_after[raw_after["date"].isin(raw_before["date"][held])]
         assert kept["from_cache"].all()  # raw bars never change: read back, not refetched
         pd.testing.assert_frame_equal(
-            kept[VALUES].reset_index(drop=True), raw_before[VALUES].reset_index(drop=True),
+            kept[VALUES].reset_index(drop=True), raw_before[held][VALUES].reset_index(drop=True),
             check_dtype=False,
         )  # fmt: skip
 
@@ -246,11 +249,14 @@ def test_update_takes_a_settled_session_from_quotes_and_the_rest_from_charts(hom
     codes = [s.code for s in domestic().values() if s.listed < date(2020, 1, 1)][:90]
     split_code, late = codes[0], codes[2]
     with Simulator(rate=200) as probe:
-        day = _next_trading_day(probe.clock.now_kst().date())
+        today = probe.clock.now_kst().date()
+    day = _next_trading_day(today)
     with (
         Simulator(rate=200, splits={split_code: (day, 2)}) as sim,
         kr.KIS(simulator=sim, progress=False) as kis,
     ):
+        if is_trading_day(today):  # held up to the session before `day`, whatever the hour
+            _advance_to(sim, today, time(18, 30))
         start = day - timedelta(days=40)
         kis.history([c for c in codes if c != late], start)
         kis.history(late, start, day - timedelta(days=10))  # behind by more than a session
