@@ -91,11 +91,7 @@ class Held:
         self.slack = slack  # rounding allowed at a seam, in price units
         self.endpoint, self.page_rows = endpoint, page_rows  # for the stats: pages saved
         self._stats: StatsManager | None = None
-        self.view = (
-            View(dataset, {}, dataset.template.iloc[0:0])
-            if refresh
-            else store.load(dataset, codes, lo, hi)
-        )
+        self.view = View.empty(dataset) if refresh else store.load(dataset, codes, lo, hi)
         self.resets: set[str] = set()
         self._pending: list[Pending] = []
         self._lock = threading.Lock()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..timebase import KST
@@ -201,12 +202,15 @@ def long_frame(
         kept = held.assign(error=none, from_cache=True)
         kept = kept[list(df.columns)]
         df = pd.concat([df, kept], ignore_index=True) if fresh else kept.reset_index(drop=True)
+    if not fresh:  # the store's rows come in the order asked already
+        return df
+    df = df.drop_duplicates(["symbol", key], keep="first")
     names = list(order) if order is not None else list(pd.unique(df["symbol"]))
-    if fresh:  # the store's rows are unique per (symbol, key) already
-        df = df.drop_duplicates(["symbol", key], keep="first")
-    ranks = pd.Index(names).get_indexer(df["symbol"])
-    df = df.assign(_rank=ranks).sort_values(["_rank", key], kind="stable")
-    return df.drop(columns="_rank").reset_index(drop=True)
+    codes, uniques = pd.factorize(df["symbol"])
+    ranks = pd.Index(names).get_indexer(uniques)[codes]
+    at, values = pd.factorize(df[key], sort=True)
+    at = np.where(at < 0, len(values), at)  # a missing key (an error row) last
+    return df.take(np.lexsort((at, ranks))).reset_index(drop=True)
 
 
 # --- derived fields (applied to raw rows before shaping) ------------------------------------

@@ -18,9 +18,10 @@ spans asked and answered, bars or none) is in each file's metadata under ``kisre
 
 from __future__ import annotations
 
-import threading
+import itertools
 import zlib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import locked
 from ..shape import frames
@@ -104,50 +106,99 @@ class Change:
 
 
 class View:
-    """What the store held of some symbols when loaded: spans per symbol and their rows."""
+    """What the store held of some symbols when loaded: spans per symbol, and their rows in
+    one frame, symbol by symbol (in the order asked), each symbol's oldest first."""
 
-    def __init__(self, dataset: Dataset, covered: dict[str, list[sp.Span]], rows: pd.DataFrame):
+    def __init__(
+        self,
+        dataset: Dataset,
+        covered: dict[str, list[sp.Span]],
+        rows: pd.DataFrame,
+        at: dict[str, tuple[int, int]] | None = None,
+    ):
         self.dataset = dataset
         self.covered = covered
         self.rows = rows
-        self._groups: dict[str, np.ndarray] | None = None
-        self._lock = threading.Lock()
+        self.at = at or {}  # symbol -> (first row, row after its last)
+
+    @classmethod
+    def empty(cls, dataset: Dataset) -> View:
+        return cls(dataset, {}, dataset.template.iloc[0:0].copy())
 
     def spans(self, symbol: str) -> list[sp.Span]:
         return self.covered.get(symbol, [])
 
     def of(self, symbol: str) -> pd.DataFrame:
         """The rows held for ``symbol``, oldest first."""
-        with self._lock:
-            if self._groups is None:
-                self._groups = (
-                    {str(k): v for k, v in self.rows.groupby("symbol", sort=False).indices.items()}
-                    if len(self.rows)
-                    else {}
-                )
-        at = self._groups.get(symbol)
-        if at is None:
-            return self.rows.iloc[0:0]
-        got = self.rows.iloc[at]
-        if got[self.dataset.key].is_monotonic_increasing:  # as the files are written
-            return got
-        return got.sort_values(self.dataset.key, kind="stable")
+        a, b = self.at.get(symbol, (0, 0))
+        return self.rows.iloc[a:b]
 
     def latest(self) -> pd.DataFrame:
         """Each symbol's newest held row, indexed by symbol."""
-        if not len(self.rows):
-            return self.rows.set_index("symbol")
-        newest = self.rows.groupby("symbol", sort=False)[self.dataset.key].idxmax()
-        return self.rows.loc[newest.to_numpy()].set_index("symbol")
+        last = [b - 1 for _, b in self.at.values()]
+        return self.rows.iloc[last].set_index("symbol")
 
     def select(self, symbols: Iterable[str], start: int, end: int) -> pd.DataFrame:
-        """The rows of ``symbols`` with keys in ``[start, end]``."""
-        rows = self.rows
-        if not len(rows):
-            return rows
-        keys = self.dataset.keys(rows[self.dataset.key])
-        mask = rows["symbol"].isin(list(symbols)).to_numpy() & (keys >= start) & (keys <= end)
-        return rows[mask] if not mask.all() else rows
+        """The rows of ``symbols`` (in that order) with keys in ``[start, end]``."""
+        keys = self.dataset.keys(self.rows[self.dataset.key]) if len(self.rows) else None
+        pieces: list[np.ndarray] = []
+        for symbol in symbols:
+            a, b = self.at.get(symbol, (0, 0))
+            if keys is not None and a < b:
+                lo, hi = np.searchsorted(keys[a:b], [start, end + 1]) + a
+                pieces.append(np.arange(lo, hi))
+        if not pieces:
+            return self.rows.iloc[0:0]
+        take = np.concatenate(pieces)
+        return self.rows if len(take) == len(self.rows) else self.rows.iloc[take]
+
+
+def _assemble(
+    dataset: Dataset, tables: list[pa.Table], order: Sequence[str] | None, lo: int, hi: int
+) -> View:
+    """The rows of ``tables`` (files' tables, each sorted by symbol and key as
+    :func:`files.write` leaves them) of the symbols in ``order`` (None: all, sorted) with keys in
+    ``[lo, hi]``, as a :class:`View` without spans. Each symbol's rows in a table are one run,
+    so the frame is those runs' slices put in order (no copy until the one to pandas)."""
+    rank = {s: i for i, s in enumerate(order)} if order is not None else None
+    runs: list[tuple[int | str, int, int, int, int, str]] = []
+    for n, table in enumerate(tables):
+        table, names, edges, keys = _runs(dataset, table)
+        tables[n] = table
+        for symbol, a, b in zip(names, edges[:-1], edges[1:], strict=True):
+            place = symbol if rank is None else rank.get(symbol)
+            if place is None:
+                continue
+            first, last = np.searchsorted(keys[a:b], [lo, hi + 1]) + a
+            if first < last:
+                runs.append((place, int(keys[first]), n, int(first), int(last), symbol))
+    if not runs:
+        return View.empty(dataset)
+    runs.sort()
+    at: dict[str, tuple[int, int]] = {}
+    offset = 0
+    for _, _, _, a, b, symbol in runs:
+        at[symbol] = (at.get(symbol, (offset, 0))[0], offset + b - a)
+        offset += b - a
+    joined = pa.concat_tables([tables[n].slice(a, b - a) for _, _, n, a, b, _ in runs])
+    return View(dataset, {}, files.cast(joined.to_pandas(), dataset.template), at)
+
+
+def _runs(dataset: Dataset, table: pa.Table) -> tuple[pa.Table, list[str], list[int], np.ndarray]:
+    """``table`` sorted by symbol and key (as written; sorted here if not), its symbols' runs
+    (names, and edges: run ``i`` is rows ``edges[i]:edges[i + 1]``) and its rows' keys."""
+    coded = pc.dictionary_encode(table.column("symbol").combine_chunks())
+    ids = coded.indices.to_numpy(zero_copy_only=False)
+    keys = dataset.keys(table.column(dataset.key).to_pandas())
+    cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    dictionary = coded.dictionary.to_pylist()
+    names = [dictionary[i] for i in ids[np.concatenate([[0], cuts])]] if len(ids) else []
+    rising = np.diff(keys) >= 0
+    rising[cuts - 1] = True
+    if not (rising.all() and all(x < y for x, y in itertools.pairwise(names))):
+        ordered = table.sort_by([("symbol", "ascending"), (dataset.key, "ascending")])
+        return _runs(dataset, ordered)
+    return table, names, [0, *cuts.tolist(), len(ids)], keys
 
 
 class BarStore:
@@ -162,22 +213,27 @@ class BarStore:
     def load(self, dataset: Dataset, symbols: Sequence[str], start: int, end: int) -> View:
         """Read, once each, the files holding ``symbols`` between keys ``start`` and ``end``."""
         paths = dict.fromkeys(p for s in symbols for p in dataset.paths(s, start, end))
-        return self._view(dataset, list(paths), set(symbols))
+        return self._view(dataset, list(paths), list(dict.fromkeys(symbols)), start, end)
 
-    def _view(self, dataset: Dataset, rels: Sequence[str], wanted: set[str] | None) -> View:
+    def _view(
+        self, dataset: Dataset, rels: Sequence[str], order: Sequence[str] | None, lo: int, hi: int
+    ) -> View:
         covered: dict[str, list[sp.Span]] = {}
+        wanted = set(order) if order is not None else None
         tables: list[pa.Table] = []
-        for rel in rels:
-            table, spans_of = files.read_table(self.folder / rel, dataset.template)
+        with ThreadPoolExecutor(min(8, max(1, len(rels)))) as pool:  # decoding frees the GIL
+            read = list(
+                pool.map(lambda rel: files.read_table(self.folder / rel, dataset.template), rels)
+            )
+        for table, spans_of in read:
             for symbol, spans in spans_of.items():
                 if wanted is None or symbol in wanted:
                     covered[symbol] = sp.merge([*covered.get(symbol, []), *spans])
             if table is not None and table.num_rows:
                 tables.append(table)
-        if not tables:
-            return View(dataset, covered, dataset.template.iloc[0:0].copy())
-        joined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        return View(dataset, covered, files.cast(joined.to_pandas(), dataset.template))
+        view = _assemble(dataset, tables, order, lo, hi)
+        view.covered = covered
+        return view
 
     def save(
         self, dataset: Dataset, changes: Sequence[Change], rows: pd.DataFrame | None = None
@@ -230,15 +286,12 @@ class BarStore:
         if symbols is None:  # everything held: every file of the dataset
             pattern = "*/*.parquet" if dataset.monthly else "part-*.parquet"
             found = sorted((self.folder / dataset.folder).glob(pattern))
-            view = self._view(dataset, [str(p.relative_to(self.folder)) for p in found], None)
-            codes = sorted(view.rows["symbol"].unique())
+            rels = [str(p.relative_to(self.folder)) for p in found]
+            view = self._view(dataset, rels, None, lo, hi)
         else:
             codes = [symbols] if isinstance(symbols, str) else list(symbols)
             view = self.load(dataset, codes, lo, hi)
-        out = view.select(codes, lo, hi)
-        rank = pd.Index(codes).get_indexer(out["symbol"])
-        out = out.assign(_rank=rank).sort_values(["_rank", dataset.key], kind="stable")
-        return out.drop(columns="_rank").reset_index(drop=True)
+        return view.rows.reset_index(drop=True)
 
     def summary(self) -> pd.DataFrame:
         """What is held: one row per (dataset, symbol) with ``first``, ``last`` (the covered
