@@ -3,11 +3,12 @@
 
 One call loads, once, the files holding its symbols (a :class:`~kisresearch.store.View`). Each
 symbol's batch item fetches the gaps of its coverage within the call's range, at KIS's page
-sizes. Finished symbols are written at most :data:`FLUSH_SECONDS` apart (each write rewrites
-the files it touches, so one per symbol would cost more than the pull) and when the call ends,
-also when it is interrupted: ``kill -9`` loses the symbols in flight and those finished in the
-last second, and a rerun asks only for them. Bars of a session that has not settled
-(:func:`~kisresearch.timebase.settled_day`) are returned but never stored. The frame is what a
+sizes. A finished symbol goes to the store's journal at once, and the journal is merged into
+the files at most :data:`FLUSH_SECONDS` apart (each merge rewrites the files it touches, so
+one per symbol would cost more than the pull) and when the call ends, also when it is
+interrupted: ``kill -9`` loses only the symbols in flight, and a rerun asks only for them.
+Bars of a session that has not settled (:func:`~kisresearch.timebase.settled_day`) are
+returned but never stored. The frame is what a
 cold pull returns: stored rows have ``from_cache`` True, and ``attrs["from_store"]`` counts them.
 """
 
@@ -18,9 +19,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..observe.stats import StatsManager
@@ -28,9 +29,10 @@ from ..pipeline.batch import Outcome
 from ..pipeline.flow import Fetched, Pipeline
 from ..shape import frames
 from ..shape.frames import Piece, Row
-from ..store import BarStore, Change, Dataset, View
+from ..store import BarStore, Dataset, Finished, View
 from ..store import spans as sp
 from ..store.adjust import rewritten
+from ..store.bars import settle
 from ._base import NO_ANSWER, describe
 
 log = logging.getLogger("kisresearch.store")
@@ -46,14 +48,10 @@ CHECKED = ("date", "close", "change", "modified", "split_rate", "ex_code")  # fo
 
 @dataclass
 class Pending:
-    """A finished symbol not yet written: its pages, the spans they answer (cut at the last
-    settled key), whether it replaces everything held."""
+    """A finished symbol in the journal (``entry``), not merged into the files yet."""
 
-    code: str
-    pages: list[Fetched]
-    spans: list[sp.Span]
-    reset: bool
-    rows: Rows
+    done: Finished
+    entry: Path
 
 
 @dataclass
@@ -141,43 +139,31 @@ class Held:
                 self.resets.add(code)
         spans = [(a, min(b, self.settled)) for a, b in todo if a <= min(b, self.settled)]
         if spans:
-            with self._lock:
-                self._pending.append(Pending(code, pages, spans, reset, rows))
-            self.flush(due=self._ended)
+            self.keep(code, pages, spans, reset, rows)
         return Filled(pages, reset)
 
+    def keep(
+        self, code: str, pages: list[Fetched], spans: list[sp.Span], reset: bool, rows: Rows
+    ) -> None:
+        """Journal ``code``'s settled bars at once (``kill -9`` then loses only the symbols in
+        flight); merge the journal into the files if the last merge is a while ago."""
+        done = Finished(code, [(rows(code, p), p.fetched_at) for p in pages], spans, reset)
+        entry = self.store.note(self.dataset, done)
+        with self._lock:
+            self._pending.append(Pending(done, entry))
+        self.flush(due=self._ended)
+
     def flush(self, due: bool = True) -> None:
-        """Write the pending symbols (``due=False``: only if the last write is a while ago),
-        their pages shaped in one go."""
+        """Merge the journalled symbols into the files (``due=False``: only if the last merge
+        is a while ago), their rows typed in one go; then delete their entries."""
         with self._lock:
             if not self._pending or (not due and time.monotonic() - self._flushed < FLUSH_SECONDS):
                 return
             taken, self._pending = self._pending, []
             self._flushed = time.monotonic()
-        ds = self.dataset
-        pieces = [
-            Piece(w.code, w.rows(w.code, p), False, p.fetched_at) for w in taken for p in w.pages
-        ]
-        got = frames.long_frame(pieces, ds.columns, key=ds.key).drop(
-            columns=["error", "from_cache"]
-        )
-        got = got[got[ds.key].notna()]
-        keys = ds.keys(got[ds.key]) if len(got) else np.zeros(0, dtype=np.int64)
-        at = got.groupby("symbol", sort=False).indices if len(got) else {}
-        changes: list[Change] = []
-        keep: list[np.ndarray] = []
+        self.store.save(self.dataset, *settle(self.dataset, [w.done for w in taken]))
         for w in taken:
-            for n, span in enumerate(w.spans):
-                changes.append(Change(w.code, ds.template.iloc[0:0], span, w.reset and n == 0))
-            mine = at.get(w.code)
-            if mine is not None:
-                k = keys[mine]
-                inside = np.zeros(len(mine), dtype=bool)
-                for a, b in w.spans:  # pages may reach past a gap: only the gap is new
-                    inside |= (k >= a) & (k <= b)
-                keep.append(mine[inside])
-        rows = got.iloc[np.concatenate(keep)] if keep else None
-        self.store.save(ds, changes, rows)
+            w.entry.unlink(missing_ok=True)
 
     def frame(
         self,

@@ -126,8 +126,11 @@ def _daily(
     now = self.pipeline.now()
     settled = settled_day(now)
     dataset = store_bars.daily(adjusted)
-    view = self.store.load(dataset, codes, 0, sp.day_key(settled))
-    latest = view.latest()
+    # spans are whole whatever the range; the rows needed are the newest (the close a quote's
+    # base price must match), and a symbol held up to the day before is held within a month
+    view = self.store.load(dataset, codes, sp.day_key(settled - timedelta(days=31)),
+                           sp.day_key(settled))  # fmt: skip
+    held_close = view.latest()["close"].to_dict()
     quoted: list[str] = []
     charts: dict[date, list[str]] = {}
     done: list[str] = []
@@ -144,7 +147,7 @@ def _daily(
             spans
             and missing == [sp.day_key(settled)]
             and latest_session(now) == settled
-            and code in latest.index
+            and code in held_close
         ):
             quoted.append(code)
         else:
@@ -152,19 +155,19 @@ def _daily(
     parts = [pd.DataFrame({"symbol": done, "method": "none", "added": 0})]
     if quoted:
         q = self.quotes(quoted, refresh=True, progress=progress)
+        close = q.index.map(held_close).to_numpy(dtype=float)
+        base = q["base_price"].to_numpy(dtype=float, na_value=float("nan"))
+        usable = q["error"].isna().to_numpy() & q["price"].notna().to_numpy()
+        usable &= abs(base - close) <= pd.Series(TOLERANCE * close).clip(lower=2.0).to_numpy()
         by_quote: list[str] = []
-        for code in quoted:
-            row = q.loc[code]
-            close = float(latest.at[code, "close"])
-            base = row["base_price"]
-            usable = row["error"] is None and pd.notna(row["price"]) and pd.notna(base)
-            if usable and abs(float(base) - close) <= max(2.0, TOLERANCE * close):
+        for code, ok in zip(q.index, usable, strict=True):
+            if ok:
                 by_quote.append(code)
             else:  # no quote, or the reference moved (a capital change): the chart decides
                 charts.setdefault(sp.key_day(view.spans(code)[0][0]), []).append(code)
+        none = dataset.template.iloc[0:0]
         changes = [
-            Change(c, dataset.template.iloc[0:0], (view.spans(c)[-1][1] + 1, sp.day_key(settled)))
-            for c in by_quote
+            Change(c, none, (view.spans(c)[-1][1] + 1, sp.day_key(settled))) for c in by_quote
         ]
         self.store.save(dataset, changes, _bars(by_quote, settled, q))
         parts.append(pd.DataFrame({"symbol": by_quote, "method": "quote", "added": 1}))

@@ -5,6 +5,6 @@ replaced atomically under a lock), :mod:`.bars` the layout and :class:`BarStore`
 :mod:`.adjust` the check that tells when KIS has rewritten a symbol's adjusted history.
 """
 
-from .bars import BarStore, Change, Dataset, View
+from .bars import BarStore, Change, Dataset, Finished, View
 
-__all__ = ["BarStore", "Change", "Dataset", "View"]
+__all__ = ["BarStore", "Change", "Dataset", "Finished", "View"]

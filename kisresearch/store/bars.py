@@ -14,18 +14,28 @@ columns are those of :meth:`KIS.history` / :meth:`KIS.minute_bars` /
 :meth:`KIS.overseas_history` without ``error`` and ``from_cache``: ``symbol``, the bar's
 ``date`` (or ``time``), its values, and ``fetched_at`` (UTC, when KIS answered). Coverage (the
 spans asked and answered, bars or none) is in each file's metadata under ``kisresearch``.
+
+A pull writes each finished symbol at once to the dataset's journal (``_journal/*.entry``: its
+rows as KIS sent them, JSON; hidden from dataset readers by the ``_``) and merges the journal
+into the files about once a second and when it ends; :class:`BarStore` reads the journal on
+top of the files.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
+import os
+import threading
+import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,7 +48,12 @@ from ..shape.frames import Col
 from . import files
 from . import spans as sp
 
+log = logging.getLogger("kisresearch.store")
+T = TypeVar("T")
+
 BUCKETS = 64
+JOURNAL = "_journal"  # in each dataset's folder: finished symbols not merged yet
+STALE_AFTER = 60.0  # seconds: an older journal entry's pull died; the next load merges it
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
@@ -105,6 +120,44 @@ class Change:
     reset: bool = False
 
 
+Raw = Mapping[str, Any]  # a row as KIS sent it
+
+
+@dataclass
+class Finished:
+    """A symbol a pull has fetched: its rows as KIS sent them, page by page with each page's
+    fetch time, the spans they answer, and whether they replace everything held."""
+
+    symbol: str
+    pages: list[tuple[list[Raw], float]]
+    spans: list[sp.Span]
+    reset: bool = False
+
+
+def settle(dataset: Dataset, done: Sequence[Finished]) -> tuple[list[Change], pd.DataFrame | None]:
+    """What :meth:`BarStore.save` takes for finished symbols: their changes, and their rows
+    typed in one go, only those inside the spans (pages may reach past a gap)."""
+    pieces = [frames.Piece(d.symbol, rows, False, at) for d in done for rows, at in d.pages]
+    got = frames.long_frame(pieces, dataset.columns, key=dataset.key)
+    got = got[got[dataset.key].notna()].drop(columns=["error", "from_cache"])
+    keys = dataset.keys(got[dataset.key]) if len(got) else np.zeros(0, dtype=np.int64)
+    at = got.groupby("symbol", sort=False).indices if len(got) else {}
+    none = dataset.template.iloc[0:0]
+    changes: list[Change] = []
+    keep: list[np.ndarray] = []
+    for d in done:
+        changes += [
+            Change(d.symbol, none, span, d.reset and n == 0) for n, span in enumerate(d.spans)
+        ]
+        mine = at.get(d.symbol)
+        if mine is not None:
+            inside = np.zeros(len(mine), dtype=bool)
+            for a, b in d.spans:
+                inside |= (keys[mine] >= a) & (keys[mine] <= b)
+            keep.append(mine[inside])
+    return changes, (got.iloc[np.concatenate(keep)] if keep else None)
+
+
 class View:
     """What the store held of some symbols when loaded: spans per symbol, and their rows in
     one frame, symbol by symbol (in the order asked), each symbol's oldest first."""
@@ -151,6 +204,15 @@ class View:
             return self.rows.iloc[0:0]
         take = np.concatenate(pieces)
         return self.rows if len(take) == len(self.rows) else self.rows.iloc[take]
+
+
+def _each(work: Callable[[str], T], rels: Sequence[str]) -> list[T]:
+    """``work`` on each file, up to 8 at a time (Parquet's decoding and encoding, and the disk,
+    free the GIL)."""
+    if len(rels) < 2:
+        return [work(rel) for rel in rels]
+    with ThreadPoolExecutor(min(8, len(rels))) as pool:
+        return list(pool.map(work, rels))
 
 
 def _assemble(
@@ -206,9 +268,45 @@ class BarStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.stale_after = STALE_AFTER
 
     def __repr__(self) -> str:
         return f"BarStore({str(self.folder)!r})"
+
+    def note(self, dataset: Dataset, done: Finished) -> Path:
+        """Write a symbol a pull has finished to the dataset's journal, at once, until
+        :meth:`save` merges it into the files (then the pull deletes the entry). Loads read
+        the journal on top of the files, so what a pull has finished survives ``kill -9``; an
+        entry older than :attr:`stale_after` seconds (its pull died) is merged by the next load.
+        """
+        name = f"{time.time_ns():020d}-{os.getpid()}-{threading.get_ident()}.entry"
+        path = self.folder / dataset.folder / JOURNAL / name
+        pages = [([dict(r) for r in rows], at) for rows, at in done.pages]
+        entry = {"symbol": done.symbol, "pages": pages, "spans": done.spans, "reset": done.reset}
+        files.write_entry(path, {"format": files.FORMAT, **entry})
+        return path
+
+    def _journal(self, dataset: Dataset, wanted: set[str] | None) -> list[Finished]:
+        """The journal's live entries of ``wanted`` symbols (None: all), oldest first; stale
+        ones are merged into the files first."""
+        live = []
+        for path in sorted((self.folder / dataset.folder / JOURNAL).glob("*.entry")):
+            entry = files.read_entry(path)
+            if entry is None:
+                continue
+            done = Finished(
+                str(entry["symbol"]),
+                [(list(rows), float(at)) for rows, at in entry["pages"]],
+                [(int(a), int(b)) for a, b in entry["spans"]],
+                bool(entry["reset"]),
+            )
+            if time.time_ns() - int(path.name.split("-")[0]) > self.stale_after * 1e9:
+                log.info("bar store: merging %s, left by a pull that did not finish", path.name)
+                self.save(dataset, *settle(dataset, [done]))
+                path.unlink(missing_ok=True)
+            elif wanted is None or done.symbol in wanted:
+                live.append(done)
+        return live
 
     def load(self, dataset: Dataset, symbols: Sequence[str], start: int, end: int) -> View:
         """Read, once each, the files holding ``symbols`` between keys ``start`` and ``end``."""
@@ -220,11 +318,9 @@ class BarStore:
     ) -> View:
         covered: dict[str, list[sp.Span]] = {}
         wanted = set(order) if order is not None else None
+        journal = self._journal(dataset, wanted)  # before the files: a merge may come between
         tables: list[pa.Table] = []
-        with ThreadPoolExecutor(min(8, max(1, len(rels)))) as pool:  # decoding frees the GIL
-            read = list(
-                pool.map(lambda rel: files.read_table(self.folder / rel, dataset.template), rels)
-            )
+        read = _each(lambda rel: files.read_table(self.folder / rel, dataset.template), rels)
         for table, spans_of in read:
             for symbol, spans in spans_of.items():
                 if wanted is None or symbol in wanted:
@@ -232,6 +328,12 @@ class BarStore:
             if table is not None and table.num_rows:
                 tables.append(table)
         view = _assemble(dataset, tables, order, lo, hi)
+        if journal:  # finished by a pull not yet merged (running, or killed): on top
+            part = files.Part(view.rows, covered)
+            for done in journal:
+                part.rows = _apply(dataset, part, *settle(dataset, [done]))
+            table = pa.Table.from_pandas(part.rows, preserve_index=False)
+            view = _assemble(dataset, [table], order, lo, hi)
         view.covered = covered
         return view
 
@@ -252,13 +354,16 @@ class BarStore:
             where = {c.symbol: dataset.path(c.symbol, c.span[0]) for c in changes}
             at = rows.groupby(rows["symbol"].map(where), sort=False).indices
             extra = {str(rel): rows.iloc[i] for rel, i in at.items()}
-        for rel, group in by_file.items():
+
+        def rewrite(rel: str) -> None:
             path = self.folder / rel
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             with locked(files.lock_path(path)):
                 part = files.read(path, dataset.template)
-                part.rows = _apply(dataset, part, group, extra.get(rel))
+                part.rows = _apply(dataset, part, by_file[rel], extra.get(rel))
                 files.write(path, part, dataset.key)
+
+        _each(rewrite, list(by_file))
 
     def read(
         self,

@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -66,18 +67,22 @@ def read_table(
     except FileNotFoundError:
         return None, {}
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
-        aside = path.with_name(f"_{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-        try:
-            os.replace(path, aside)
-        except OSError:
-            aside = path
-        log.warning(
-            "bar store: %s is unreadable (%s); moved aside to %s, its bars will be fetched again",
-            path,
-            type(exc).__name__,
-            aside.name,
-        )
+        _aside(path, exc)
         return None, {}
+
+
+def _aside(path: Path, exc: BaseException) -> None:
+    aside = path.with_name(f"_{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        os.replace(path, aside)
+    except OSError:
+        aside = path
+    log.warning(
+        "bar store: %s is unreadable (%s); moved aside to %s, its bars will be fetched again",
+        path,
+        type(exc).__name__,
+        aside.name,
+    )
 
 
 def cast(df: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
@@ -127,3 +132,33 @@ def write(path: Path, part: Part, key: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_entry(path: Path, entry: dict[str, object]) -> None:
+    """A journal entry (JSON), written atomically and owner-only. Not synced to disk: it only
+    has to outlive the process (``kill -9``), not the machine; the files it is merged into are."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, separators=(",", ":")))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_entry(path: Path) -> dict[str, Any] | None:
+    """A journal entry; None if it is gone (merged meanwhile) or unreadable (moved aside, with
+    a warning, like any file)."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(entry, dict) or entry.get("format") != FORMAT:
+            raise ValueError("not a bar-store journal entry of this version")
+        return entry
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        _aside(path, exc)
+        return None
