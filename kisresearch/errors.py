@@ -116,7 +116,11 @@ class CredentialsRejected(APIError):
 
 
 class NotFound(APIError):
-    """The requested symbol or item does not exist."""
+    """The requested symbol or item does not exist: KIS's ``APBK0013``, ``rt_cd`` 7 ("조회할
+    자료가 없습니다"), or :data:`NOT_FOUND` where KIS answers a success with a zero price."""
+
+
+NOT_FOUND = "NOTFOUND"  # ours, not KIS's: a success body that says there is no such symbol
 
 
 RATE_LIMIT_CODES = frozenset({"EGW00201", "EGW00215"})
@@ -132,10 +136,16 @@ _BY_CODE: dict[str, type[APIError]] = {
 
 
 def api_error(
-    msg_cd: str, msg1: str = "", *, status: int = 0, tr_id: str = "", endpoint: str = ""
+    msg_cd: str,
+    msg1: str = "",
+    *,
+    status: int = 0,
+    tr_id: str = "",
+    endpoint: str = "",
+    rt_cd: str = "",
 ) -> APIError:
     """Build the most specific :class:`APIError` subclass for a KIS message code."""
-    cls = _BY_CODE.get(msg_cd, APIError)
+    cls = _BY_CODE.get(msg_cd, NotFound if rt_cd == "7" else APIError)
     return cls(msg_cd, msg1, status=status, tr_id=tr_id, endpoint=endpoint)
 
 

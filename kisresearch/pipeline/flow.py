@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import Credentials
-from ..errors import APIError, KISError, RateLimited, TokenInvalid
+from ..errors import NOT_FOUND, APIError, KISError, NotFound, RateLimited, TokenInvalid
 from ..observe.stats import StatsManager
 from ..plan import endpoints as ep
 from ..timebase import Clock, kst
@@ -135,6 +135,9 @@ class Pipeline:
         body: dict[str, Any] = {}
         while request is not None:
             response = self._call(request)
+            if not body and (why := endpoint.missing(response.body)):  # not kept in the cache
+                raise NotFound(NOT_FOUND, why, status=response.status, tr_id=request.tr_id,
+                               endpoint=endpoint.name)  # fmt: skip
             body = merge_pages(body, response.body, endpoint.rows_key)
             request = pages(response) if pages else None
         now = self.clock.now()

@@ -72,6 +72,7 @@ def check_body(body: Any, *, status: int, tr_id: str = "", endpoint: str = "") -
             status=status,
             tr_id=tr_id,
             endpoint=endpoint,
+            rt_cd=str(rt_cd),
         )
     if status >= 400:
         raise BadResponse(

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from ..errors import ConfigError
 from ..pipeline.transport import Request
@@ -47,6 +48,19 @@ class Endpoint:
     rows: int | None = None  # most rows one call returns
     real_only: bool = False
     rows_key: str | None = None  # the body part holding the rows; pages append to it only
+    # (part, field) that is "0" or blank when KIS has no such symbol: it answers rt_cd 0
+    absent: tuple[str, str] | None = None
+
+    def missing(self, body: Mapping[str, Any]) -> str | None:
+        """Why ``body`` (a success) says the symbol does not exist, or None."""
+        if self.absent is None:
+            return None
+        part, name = self.absent
+        got = body.get(part)
+        value = got.get(name) if isinstance(got, Mapping) else None
+        if value is None or str(value).strip() not in ("", "0"):
+            return None
+        return f"KIS has no such symbol ({part}.{name} is {value!r})"
 
     def tr_id_for(self, env: str) -> str:
         return paper_tr_id(self.tr_id) if env == "paper" else self.tr_id
@@ -67,7 +81,10 @@ class Endpoint:
             )
 
 
-QUOTE = Endpoint("quote", f"{QUOTATIONS}/inquire-price", "FHKST01010100", "quote")
+QUOTE = Endpoint(
+    "quote", f"{QUOTATIONS}/inquire-price", "FHKST01010100", "quote",
+    absent=("output", "stck_prpr"),
+)  # fmt: skip
 MULTIQUOTE = Endpoint(
     "multiquote", f"{QUOTATIONS}/intstock-multprice", "FHKST11300006", "quote", rows=30
 )
@@ -78,6 +95,7 @@ DAILY = Endpoint(
     "daily",
     rows=100,
     rows_key="output2",
+    absent=("output1", "stck_prpr"),
 )
 MINUTE = Endpoint(
     "minute",
@@ -86,6 +104,7 @@ MINUTE = Endpoint(
     "intraday",
     rows=30,
     rows_key="output2",
+    absent=("output1", "stck_prpr"),
 )
 MINUTE_PAST = Endpoint(
     "minute_past",
@@ -95,6 +114,7 @@ MINUTE_PAST = Endpoint(
     rows=120,
     real_only=True,
     rows_key="output2",
+    absent=("output1", "stck_prpr"),
 )
 ORDERBOOK = Endpoint(
     "orderbook", f"{QUOTATIONS}/inquire-asking-price-exp-ccn", "FHKST01010200", "quote"
@@ -107,8 +127,9 @@ ETF = Endpoint(
     "etf", "/uapi/etfetn/v1/quotations/inquire-price", "FHPST02400000", "quote", real_only=True
 )
 OVERSEAS_QUOTE = Endpoint(
-    "overseas_quote", "/uapi/overseas-price/v1/quotations/price", "HHDFS00000300", "overseas_quote"
-)
+    "overseas_quote", "/uapi/overseas-price/v1/quotations/price", "HHDFS00000300",
+    "overseas_quote", absent=("output", "last"),
+)  # fmt: skip
 OVERSEAS_DAILY = Endpoint(
     "overseas_daily",
     "/uapi/overseas-price/v1/quotations/dailyprice",
@@ -116,6 +137,7 @@ OVERSEAS_DAILY = Endpoint(
     "daily",
     rows=100,
     rows_key="output2",
+    absent=("output1", "rsym"),
 )
 BALANCE = Endpoint(
     "balance",

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from .formats import sign_code
+from .formats import product_info, sign_code
 from .listings import Foreign
 from .timebase import anchored_walk, calendar, period_key, ymd
 
@@ -87,6 +87,76 @@ def price_output(fd: ForeignDaily, day: date) -> Row:
         "tamt": str(int(fd.volume[i] * last)),
         "ordy": "매수가능",
     }
+
+
+_KRW = {"USD": 1390.0, "HKD": 178.5, "JPY": 9.2}  # a fixed exchange rate per currency
+_ETP = {"QQQ", "SPY", "GLD", "IWM"}
+
+
+def price_detail_output(fd: ForeignDaily, day: date) -> Row:
+    """``output`` of price-detail (HHDFS76200200): the price TR's session, with its range, a
+    year's high and low, size, valuation and the won values (field names from KIS's sample)."""
+    t = fd.ticker
+    i = bisect.bisect_right(fd.days, day) - 1
+    last, base = float(fd.close[i]), float(fd.close[i - 1])
+    year = slice(max(0, i - 251), i + 1)
+    hi = max(range(year.start, i + 1), key=lambda k: fd.high[k])
+    lo = min(range(year.start, i + 1), key=lambda k: fd.low[k])
+    shares = 1_000_000 * (t.key % 9000 + 1000)
+    rate = _KRW[t.currency]
+    eps = base / (15 + t.key % 20)
+
+    def won(price: float, ref: float) -> tuple[str, str, str, str]:
+        diff = (price - ref) * rate
+        return (f"{price * rate:.2f}", f"{abs(diff):.2f}", f"{diff / (ref * rate) * 100:.2f}",
+                sign_code(round(price * 100), round(ref * 100)))  # fmt: skip
+
+    t_xprc, t_xdif, t_xrat, t_xsgn = won(last, base)
+    prev_base = float(fd.close[i - 2])
+    p_xprc, p_xdif, p_xrat, p_xsgn = won(base, prev_base)
+    return {
+        "rsym": f"D{t.excd}{t.symb}",
+        "zdiv": str(t.decimals),
+        "curr": t.currency,
+        "vnit": "1",
+        "open": fmt(float(fd.open[i]), t),
+        "high": fmt(float(fd.high[i]), t),
+        "low": fmt(float(fd.low[i]), t),
+        "last": fmt(last, t),
+        "base": fmt(base, t),
+        "pvol": str(int(fd.volume[i - 1])),
+        "pamt": str(int(fd.volume[i - 1] * base)),
+        "uplp": "0" if t.excd in US else fmt(base * 1.3, t),  # US exchanges have no limit
+        "dnlp": "0" if t.excd in US else fmt(base * 0.7, t),
+        "h52p": fmt(float(fd.high[hi]), t),
+        "h52d": ymd(fd.days[hi]),
+        "l52p": fmt(float(fd.low[lo]), t),
+        "l52d": ymd(fd.days[lo]),
+        "perx": f"{last / eps:.2f}",
+        "pbrx": f"{1 + t.key % 40 / 10:.2f}",
+        "epsx": f"{eps:.2f}",
+        "bpsx": f"{last / (1 + t.key % 40 / 10):.2f}",
+        "shar": str(shares),
+        "mcap": str(shares // 100),
+        "tomv": str(int(shares * last)),
+        "t_xprc": t_xprc, "t_xdif": t_xdif, "t_xrat": t_xrat, "t_xsgn": t_xsgn,
+        "p_xprc": p_xprc, "p_xdif": p_xdif, "p_xrat": p_xrat, "p_xsng": p_xsgn,
+        "t_rate": f"{rate:.2f}",
+        "p_rate": f"{rate:.2f}",
+        "e_ordyn": "매매 가능",
+        "e_hogau": fmt(10 ** -min(t.decimals, 2), t),
+        "e_icod": "ETF" if t.symb in _ETP else "Common Stock",
+        "e_parp": "0",
+        "tvol": str(int(fd.volume[i])),
+        "tamt": str(int(fd.volume[i] * last)),
+        "etyp_nm": "ETF" if t.symb in _ETP else "",
+    }  # fmt: skip
+
+
+def search_info(ticker: Foreign, kind: str) -> Row:
+    """``output`` of product basics (CTPF1604R) for an overseas ticker."""
+    clsf = "ETF" if ticker.symb in _ETP else "주권"
+    return product_info(ticker.symb, kind, ticker.name, ticker.name, ticker.symb, clsf, "")
 
 
 def daily_rows(fd: ForeignDaily, end: date, gubn: str) -> list[Row]:

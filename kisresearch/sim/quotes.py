@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
-from .formats import pct, sign_code
+from .formats import pct, product_info, sign_code
 from .listings import Symbol, isin
 from .market import Market, Snapshot, one_year_before
 from .timebase import Session, minute_label, ymd
@@ -65,6 +65,12 @@ def _year_range(mk: Market, snap: Snapshot) -> Row:
         "dryy_lwpr_vrss_prpr_rate": _rate(p, yl),
         "dryy_lwpr_date": yld,
     }
+
+
+def incomplete(code: str) -> bool:
+    """About 2% of symbols (a fixed set) whose quote leaves out ``bstp_kor_isnm``: the real
+    FHKST01010100 answer lacked it for 18 of 815 KOSPI stocks (python-kis issue #48)."""
+    return zlib.crc32(f"partial:{code}".encode()) % 45 == 0
 
 
 def price_output(mk: Market, snap: Snapshot) -> Row:
@@ -371,6 +377,12 @@ def stock_info(mk: Market, session: Session, sym: Symbol) -> Row:
         "lstg_rqsr_item_cd": "",
         "trst_istt_issu_istt_cd": "",
     }
+
+
+def search_info(sym: Symbol) -> Row:
+    clsf = "ETF" if sym.is_etf else "주권"
+    return product_info(sym.code, "300", sym.name, sym.eng_name, isin(sym.code), clsf,
+                        ymd(sym.listed))  # fmt: skip
 
 
 def etf_price(mk: Market, snap: Snapshot) -> Row:

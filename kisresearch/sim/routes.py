@@ -16,8 +16,16 @@ real-only TR (or a real TR id) on paper   EGW00213  모의투자 TR 이 아닙�
 missing / invalid query parameter         OPSQ2001  ERROR : INPUT INVALID_CHECK_<PARAM>
                                                     (rt_cd "2", as observed for TTTC8434R)
 wrong account number (CANO/ACNT_PRDT_CD)  OPSQ2000  ERROR : INPUT INVALID_CHECK_ACNO
-unknown symbol (single-symbol TRs)        APBK0013  조회 가능한 데이터가 없습니다
+unknown symbol (order book, investors,    APBK0013  조회 가능한 데이터가 없습니다
+30-day prices, ETF price)
 ========================================  ========  ====================================
+
+An unknown (or not yet listed) symbol is not an error on the quote and chart TRs: HTTP 200,
+``rt_cd`` 0, numeric fields ``"0"`` (``stck_prpr`` "0": python-kis 2.1.6 reads exactly that as
+"not found", in its quote, daily chart and minute chart) and no rows; overseas, empty strings
+(``last`` "", ``rsym`` "": python-kis and korea-investment-stock; python-kis issue #47).
+Product search (CTPF1604R, CTPF1002R) answers ``rt_cd`` 7 "조회할 자료가 없습니다", HTTP 200
+(both clients move to the next product type on it; the ``msg_cd`` KIOK0560 is ours).
 
 An unknown path answers HTTP 404 with ``MCA00124`` "해당 서비스를 찾을수 없습니다.".
 """
@@ -85,14 +93,24 @@ class Ctx:
         market: str = "FID_COND_MRKT_DIV_CODE",
         markets: tuple[str, ...] = ("J", "NX", "UN"),
     ) -> Symbol:
+        sym = self.known(name, market, markets)
+        if sym is None:
+            raise unknown_symbol()
+        return sym
+
+    def known(
+        self,
+        name: str = "FID_INPUT_ISCD",
+        market: str = "FID_COND_MRKT_DIV_CODE",
+        markets: tuple[str, ...] = ("J", "NX", "UN"),
+    ) -> Symbol | None:
+        """The symbol asked for, None if the market does not list it (yet)."""
         self.need(market, markets)
         code = self.need(name)
         if not code:
             raise invalid(name)
         sym = self.market.symbols.get(code)
-        if sym is None or sym.listed > self.session.day:
-            raise unknown_symbol()
-        return sym
+        return None if sym is None or sym.listed > self.session.day else sym
 
     def date(self, name: str) -> date:
         day = parse_ymd(self.need(name))
@@ -111,9 +129,32 @@ def _snap(ctx: Ctx, sym: Symbol) -> Any:
     return snap
 
 
+def _zeros(row: Mapping[str, str]) -> dict[str, str]:
+    """``row``'s fields as an unknown symbol gets them: numbers "0", text blank."""
+    return {k: "0" if _number(v) else "" for k, v in row.items()}
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _anyone(ctx: Ctx) -> Any:
+    """A snapshot of the first listed symbol: the field layout of an answer."""
+    return _snap(ctx, next(iter(ctx.market.symbols.values())))
+
+
 def inquire_price(ctx: Ctx) -> Result:
-    snap = _snap(ctx, ctx.symbol())
-    return {"output": quotes.price_output(ctx.market, snap)}, ""
+    sym = ctx.known()
+    if sym is None:
+        return {"output": _zeros(quotes.price_output(ctx.market, _anyone(ctx)))}, ""
+    out = quotes.price_output(ctx.market, _snap(ctx, sym))
+    if quotes.incomplete(sym.code):  # a documented field KIS leaves out now and then
+        del out["bstp_kor_isnm"]
+    return {"output": out}, ""
 
 
 def multi_price(ctx: Ctx) -> Result:
@@ -136,10 +177,13 @@ def multi_price(ctx: Ctx) -> Result:
 
 
 def daily_itemchart(ctx: Ctx) -> Result:
-    sym = ctx.symbol()
+    sym = ctx.known()
     start, end = ctx.date("FID_INPUT_DATE_1"), ctx.date("FID_INPUT_DATE_2")
     period = ctx.need("FID_PERIOD_DIV_CODE", ("D", "W", "M", "Y"))
     adjusted = ctx.need("FID_ORG_ADJ_PRC", ("0", "1")) == "0"
+    if sym is None:
+        return {"output1": _zeros(charts.chart_summary(ctx.market, _anyone(ctx))),
+                "output2": []}, ""  # fmt: skip
     snap = _snap(ctx, sym)
     bars = charts.period_bars(
         ctx.market, ctx.session, sym.code, start, end, period, adjusted, charts.MAX_PERIOD_ROWS
@@ -174,12 +218,14 @@ def daily_price(ctx: Ctx) -> Result:
 
 
 def today_minutes(ctx: Ctx) -> Result:
-    sym = ctx.symbol()
+    sym = ctx.known()
     hour = parse_hms(ctx.need("FID_INPUT_HOUR_1"))
     ctx.need("FID_ETC_CLS_CODE")
     ctx.need("FID_PW_DATA_INCU_YN", ("Y", "N"))
     if hour is None:
         raise invalid("FID_INPUT_HOUR_1")
+    if sym is None:
+        return {"output1": _zeros(charts.minute_summary(_anyone(ctx))), "output2": []}, ""
     snap = _snap(ctx, sym)
     rows = charts.minute_rows(
         ctx.market, ctx.session, snap, hour // 60 - 9 * 60, charts.TODAY_MINUTE_ROWS
@@ -188,12 +234,14 @@ def today_minutes(ctx: Ctx) -> Result:
 
 
 def past_minutes(ctx: Ctx) -> Result:
-    sym = ctx.symbol()
+    sym = ctx.known()
     day = ctx.date("FID_INPUT_DATE_1")
     hour = parse_hms(ctx.need("FID_INPUT_HOUR_1"))
     ctx.need("FID_PW_DATA_INCU_YN", ("Y", "N"))
     if hour is None:
         raise invalid("FID_INPUT_HOUR_1")
+    if sym is None:
+        return {"output1": _zeros(charts.minute_summary(_anyone(ctx))), "output2": []}, ""
     snap = _snap(ctx, sym)
     rows: list[dict[str, str]] = []
     past = ctx.market.snapshot(sym.code, ctx.session, day)
@@ -220,8 +268,36 @@ def stock_info(ctx: Ctx) -> Result:
     code = ctx.need("PDNO")
     sym = ctx.market.symbols.get(code)
     if sym is None:
-        raise unknown_symbol()
+        raise no_data()
     return {"output": quotes.stock_info(ctx.market, ctx.session, sym)}, ""
+
+
+# PRDT_TYPE_CD of search-info for the exchanges the simulator lists (KIS's sample lists them)
+PRODUCT_TYPES = {"300": None, "512": "NAS", "513": "NYS", "529": "AMS", "501": "HKS", "515": "TSE"}
+
+
+def no_data() -> KisError:
+    """What product search answers for a product it does not have: HTTP 200, ``rt_cd`` 7
+    (python-kis and korea-investment-stock move to the next product type on exactly that)."""
+    return KisError("KIOK0560", "조회할 자료가 없습니다", status=200, rt_cd="7")
+
+
+def search_info(ctx: Ctx) -> Result:
+    """Product basics (CTPF1604R): one product type at a time, ``rt_cd`` 7 if not of it."""
+    kind = ctx.need("PRDT_TYPE_CD")
+    if kind not in PRODUCT_TYPES:
+        raise invalid("PRDT_TYPE_CD")
+    code = ctx.need("PDNO")
+    excd = PRODUCT_TYPES[kind]
+    if excd is None:
+        sym = ctx.market.symbols.get(code)
+        if sym is None or sym.listed > ctx.session.day:
+            raise no_data()
+        return {"output": quotes.search_info(sym)}, ""
+    ticker = foreign().get((excd, code))
+    if ticker is None:
+        raise no_data()
+    return {"output": overseas.search_info(ticker, kind)}, ""
 
 
 def etf_price(ctx: Ctx) -> Result:
@@ -231,26 +307,37 @@ def etf_price(ctx: Ctx) -> Result:
     return {"output": quotes.etf_price(ctx.market, _snap(ctx, sym))}, ""
 
 
-def _foreign(ctx: Ctx) -> Any:
+def _foreign(ctx: Ctx) -> tuple[Any, date, bool]:
+    """The ticker's daily series and its last complete day; ``known`` False (and a stand-in
+    ticker's series, for the field layout) if the exchange does not list it."""
     ctx.need("AUTH")
     excd = ctx.need("EXCD")
     if excd not in {e for e, _ in foreign()}:
         raise invalid("EXCD")
     ticker = foreign().get((excd, ctx.need("SYMB")))
-    if ticker is None:
-        raise unknown_symbol()
+    known = ticker is not None
+    ticker = ticker or next(iter(foreign().values()))
     now = ctx.session.now
     fd = ctx.market.foreign_daily(ticker, now.year)
-    return fd, overseas.last_complete_day(ticker, now)
+    return fd, overseas.last_complete_day(ticker, now), known
+
+
+def _blank(row: Mapping[str, str], known: bool) -> dict[str, str]:
+    return dict(row) if known else dict.fromkeys(row, "")
 
 
 def overseas_price(ctx: Ctx) -> Result:
-    fd, day = _foreign(ctx)
-    return {"output": overseas.price_output(fd, day)}, ""
+    fd, day, known = _foreign(ctx)
+    return {"output": _blank(overseas.price_output(fd, day), known)}, ""
+
+
+def overseas_detail(ctx: Ctx) -> Result:
+    fd, day, known = _foreign(ctx)
+    return {"output": _blank(overseas.price_detail_output(fd, day), known)}, ""
 
 
 def overseas_daily(ctx: Ctx) -> Result:
-    fd, last = _foreign(ctx)
+    fd, last, known = _foreign(ctx)
     gubn = ctx.need("GUBN", ("0", "1", "2"))
     ctx.need("MODP", ("0", "1"))
     bymd = ctx.need("BYMD")
@@ -260,12 +347,10 @@ def overseas_daily(ctx: Ctx) -> Result:
         if day is None:
             raise invalid("BYMD")
         end = min(day, last)
-    rows = overseas.daily_rows(fd, end, gubn)
+    rows = overseas.daily_rows(fd, end, gubn) if known else []
     t = fd.ticker
-    return {
-        "output1": {"rsym": f"D{t.excd}{t.symb}", "zdiv": str(t.decimals), "nrec": str(len(rows))},
-        "output2": rows,
-    }, ""
+    head = {"rsym": f"D{t.excd}{t.symb}", "zdiv": str(t.decimals), "nrec": str(len(rows))}
+    return {"output1": _blank(head, known), "output2": rows}, ""
 
 
 def balance(ctx: Ctx) -> Result:
@@ -334,9 +419,13 @@ _ENDPOINTS = (
     ),
     Endpoint(DOMESTIC + "inquire-investor", "FHKST01010900", "FHKST01010900", investor),
     Endpoint(DOMESTIC + "search-stock-info", "CTPF1002R", None, stock_info),
+    Endpoint(DOMESTIC + "search-info", "CTPF1604R", None, search_info),
     Endpoint("/uapi/etfetn/v1/quotations/inquire-price", "FHPST02400000", None, etf_price),
     Endpoint(
         "/uapi/overseas-price/v1/quotations/price", "HHDFS00000300", "HHDFS00000300", overseas_price
+    ),
+    Endpoint(
+        "/uapi/overseas-price/v1/quotations/price-detail", "HHDFS76200200", None, overseas_detail
     ),
     Endpoint(
         "/uapi/overseas-price/v1/quotations/dailyprice",

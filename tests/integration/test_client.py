@@ -46,6 +46,24 @@ def test_unknown_symbol_gets_an_error_and_spares_the_rest(kis):
     assert df.loc[["005930", "000660"], "error"].isna().all()
 
 
+def test_an_unknown_symbol_answered_as_a_success_is_an_error_row_not_zeros(kis, sim):
+    # KIS answers an unknown code with rt_cd 0 and stck_prpr "0" (as the simulator does)
+    df = kis.quotes(["005930", "999999"], detail=True)
+    assert df.loc["999999", "error"].startswith("NOTFOUND: KIS has no such symbol")
+    assert df.loc["999999", ["price", "volume"]].isna().all()  # missing, never 0
+    again = kis.quotes(["999999"], detail=True)  # not kept in the cache as if it were data
+    assert sim.truth()["by_tr_id"]["FHKST01010100"] == 3 and again["error"].notna().all()
+
+
+def test_a_field_kis_leaves_out_is_missing_not_an_error(kis, sim):
+    from kisresearch.sim.quotes import incomplete
+
+    assert incomplete("004050") and not incomplete("005930")  # bstp_kor_isnm left out
+    df = kis.quotes(["005930", "004050"], detail=True)
+    assert df["error"].isna().all() and (df["price"] > 0).all()
+    assert pd.isna(df.loc["004050", "sector"]) and df.loc["005930", "sector"]
+
+
 def test_detail_quotes_one_call_per_symbol_with_valuation(kis, sim):
     df = kis.quotes(["005930", "000660", "999999"], detail=True)
     assert sim.truth()["by_tr_id"]["FHKST01010100"] == 3

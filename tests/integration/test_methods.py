@@ -59,7 +59,7 @@ def test_history_of_many_symbols_is_long_and_in_the_order_asked(kis, sim):
         assert part["date"].is_monotonic_increasing and part["date"].is_unique
         assert len(part) == len(days_between(date(2024, 3, 1), date(2024, 3, 31)))
     bad = df[df["symbol"] == "999999"]
-    assert len(bad) == 1 and bad["error"].item().startswith("APBK0013")
+    assert len(bad) == 1 and bad["error"].item().startswith("NOTFOUND")
     assert pd.isna(bad["date"].item()) and df["close"].dtype == "Int64"
 
 
@@ -173,7 +173,7 @@ def test_minute_window_pages_only_as_far_as_needed(kis, sim):
         assert len(times) == 121 and times.is_unique and times.is_monotonic_increasing
         assert times.iloc[0].strftime("%H:%M") == "10:00"
         assert times.iloc[-1].strftime("%H:%M") == "12:00"
-    assert df[df["symbol"] == "999999"]["error"].item().startswith("APBK0013")
+    assert df[df["symbol"] == "999999"]["error"].item().startswith("NOTFOUND")
 
 
 def test_todays_minute_bars(kis, sim):
@@ -234,7 +234,7 @@ def test_info_matches_the_universe(kis, sim):
         assert df.loc[code, "market"] == known.loc[code, "market"]
         assert df.loc[code, "listed_date"] == known.loc[code, "listed_date"]
         assert df.loc[code, "listed_shares"] == known.loc[code, "listed_shares"]
-    assert df.loc["999999", "error"].startswith("APBK0013")
+    assert df.loc["999999", "error"].startswith("KIOK0560")
     assert df.attrs["tr_id"] == "CTPF1002R"
 
 

@@ -31,7 +31,7 @@ def test_overseas_quotes(kis, sim):
     assert ok["error"].isna().all() and (ok["exchange"] == "NAS").all()
     assert df["price"].dtype == "float64" and (ok["price"] > 0).all()
     assert (ok["change"] - (ok["price"] - ok["prev_close"])).abs().max() < 1e-6
-    assert df.loc["ZZZZ", "error"].startswith("APBK0013")
+    assert df.loc["ZZZZ", "error"].startswith("NOTFOUND")
     assert sim.truth()["by_tr_id"] == {"HHDFS00000300": 3}
     hk = kis.overseas_quotes("00700", exchange="hks")
     assert hk.loc["00700", "exchange"] == "HKS" and hk["error"].isna().all()
@@ -48,7 +48,7 @@ def test_overseas_history_pages_without_seams(kis, sim):
     assert aapl["change"].iloc[1:].to_numpy() == pytest.approx(
         aapl["close"].diff().iloc[1:].to_numpy()
     )
-    assert df[df["symbol"] == "ZZZZ"]["error"].item().startswith("APBK0013")
+    assert df[df["symbol"] == "ZZZZ"]["error"].item().startswith("NOTFOUND")
     assert df.attrs["tr_id"] == "HHDFS76240000"
 
 

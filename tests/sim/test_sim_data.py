@@ -142,9 +142,13 @@ def test_halted_and_admin_symbols_are_flagged(client: RawClient) -> None:
 
 
 def test_unknown_symbol_and_bad_parameters(client: RawClient) -> None:
-    r = client.get(PRICE, "FHKST01010100", sym("999999"))
-    assert r.status_code == 500 and r.json()["rt_cd"] == "1"
-    assert r.json()["msg_cd"] == "APBK0013"
+    r = client.get(PRICE, "FHKST01010100", sym("999999"))  # unknown: a success, price "0"
+    assert r.status_code == 200 and r.json()["rt_cd"] == "0"
+    out = r.json()["output"]
+    assert out["stck_prpr"] == "0" and out["acml_vol"] == "0" and out["bstp_kor_isnm"] == ""
+    r = client.get(CHART, "FHKST03010100", chart("999999", "20240101", "20240301", "D"))
+    assert r.json()["rt_cd"] == "0" and r.json()["output1"]["stck_prpr"] == "0"
+    assert r.json()["output2"] == []
     r = client.get(PRICE, "FHKST01010100", {"FID_INPUT_ISCD": "005930"})
     assert r.json()["msg_cd"] == "OPSQ2001" and r.json()["rt_cd"] == "2"
     r = client.get(
@@ -154,7 +158,8 @@ def test_unknown_symbol_and_bad_parameters(client: RawClient) -> None:
     r = client.get(CHART, "FHKST03010100", chart("005930", "20240101", "20240301", "Q"))
     assert r.json()["msg1"] == "ERROR : INPUT INVALID_CHECK_FID_PERIOD_DIV_CODE"
     r = client.get(OV_PRICE, "HHDFS00000300", {"AUTH": "", "EXCD": "NAS", "SYMB": "NOPE"})
-    assert r.json()["msg_cd"] == "APBK0013"
+    assert r.json()["rt_cd"] == "0" and r.json()["output"]["last"] == ""
+    assert r.json()["output"]["rsym"] == ""
 
 
 def test_multi_price_30_symbols(client: RawClient) -> None:
@@ -424,3 +429,41 @@ def test_same_seed_same_data_other_seed_other_data(client: RawClient) -> None:
     assert same == mine and other != mine
     narrow = client.ok(CHART, "FHKST03010100", chart("051910", "20230301", "20230310"))["output2"]
     assert all(r in mine for r in narrow)  # a bar does not depend on the range asked for
+
+
+SEARCH_INFO = Q + "search-info"
+OV_DETAIL = "/uapi/overseas-price/v1/quotations/price-detail"
+# what python-kis 2.1.6 reads from each (docs/peer-clients.md 1.1), plus korea-investment-
+# stock's prdt_clsf_name and rsym
+INFO_READ = ["shtn_pdno", "std_pdno", "prdt_abrv_name", "prdt_name120", "prdt_eng_abrv_name",
+             "prdt_eng_name120", "prdt_type_cd", "prdt_clsf_name"]  # fmt: skip
+DETAIL_READ = ["rsym", "last", "e_icod", "tvol", "tamt", "tomv", "t_xsgn", "e_ordyn", "base",
+               "pvol", "open", "high", "low", "uplp", "dnlp", "vnit", "e_hogau", "zdiv", "t_rate",
+               "epsx", "bpsx", "perx", "pbrx", "h52p", "l52p", "h52d", "l52d"]  # fmt: skip
+
+
+def test_product_basics_by_product_type(client: RawClient) -> None:
+    out = client.ok(SEARCH_INFO, "CTPF1604R", {"PDNO": "005930", "PRDT_TYPE_CD": "300"})["output"]
+    assert set(INFO_READ) <= set(out) and out["shtn_pdno"] == "005930"
+    assert out["std_pdno"].startswith("KR7005930") and out["prdt_clsf_name"] == "주권"
+    us = client.ok(SEARCH_INFO, "CTPF1604R", {"PDNO": "AAPL", "PRDT_TYPE_CD": "512"})["output"]
+    assert us["prdt_type_cd"] == "512" and us["prdt_eng_name"] == "Apple"
+    for params in (
+        {"PDNO": "AAPL", "PRDT_TYPE_CD": "513"},
+        {"PDNO": "999999", "PRDT_TYPE_CD": "300"},
+    ):
+        r = client.get(SEARCH_INFO, "CTPF1604R", params)  # not of this type: rt_cd 7, HTTP 200
+        assert r.status_code == 200 and r.json()["rt_cd"] == "7"
+    r = client.get(SEARCH_INFO, "CTPF1604R", {"PDNO": "005930", "PRDT_TYPE_CD": "999"})
+    assert r.json()["msg1"] == "ERROR : INPUT INVALID_CHECK_PRDT_TYPE_CD"
+
+
+def test_overseas_price_detail_agrees_with_the_price(client: RawClient) -> None:
+    q = {"AUTH": "", "EXCD": "NAS", "SYMB": "AAPL"}
+    out = client.ok(OV_DETAIL, "HHDFS76200200", q)["output"]
+    price = client.ok(OV_PRICE, "HHDFS00000300", q)["output"]
+    assert set(DETAIL_READ) <= set(out)
+    assert out["last"] == price["last"] and out["base"] == price["base"]
+    assert float(out["l52p"]) <= float(out["low"]) <= float(out["high"]) <= float(out["h52p"])
+    blank = client.ok(OV_DETAIL, "HHDFS76200200", {**q, "SYMB": "NOPE"})["output"]
+    assert blank["last"] == blank["rsym"] == "" and set(blank) == set(out)
