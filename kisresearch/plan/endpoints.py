@@ -247,7 +247,7 @@ def balance_params(cano: str, product: str) -> dict[str, str]:
         "ACNT_PRDT_CD": product,
         "AFHR_FLPR_YN": "N",
         "OFL_YN": "",
-        "INQR_DVSN": "02",
+        "INQR_DVSN": "01",
         "UNPR_DVSN": "01",
         "FUND_STTL_ICLD_YN": "N",
         "FNCG_AMT_AUTO_RDPT_YN": "N",

@@ -157,7 +157,7 @@ def context(acct: Account, params: dict[str, str], position: int | None) -> tupl
     """The (ctx_area_fk100, ctx_area_nk100) pair for the page after ``position``."""
     fk = (
         f"{acct.cano}^{acct.product}^{params.get('AFHR_FLPR_YN', 'N')}^"
-        f"{params.get('OFL_YN', '')}^{params.get('INQR_DVSN', '02')}^"
+        f"{params.get('OFL_YN', '')}^{params.get('INQR_DVSN', '01')}^"
         f"{params.get('UNPR_DVSN', '01')}^N^N^"
     )
     if position is None:

@@ -112,11 +112,27 @@ class Ctx:
         sym = self.market.symbols.get(code)
         return None if sym is None or sym.listed > self.session.day else sym
 
-    def date(self, name: str) -> date:
-        day = parse_ymd(self.need(name))
+    def date(self, name: str, blank: date | None = None) -> date:
+        """A ``YYYYMMDD`` parameter; with ``blank``, an empty one means that day and year 0000
+        (python-kis sends ``00000101`` for "from the start") the earliest day."""
+        text = self.need(name)
+        if blank is not None and (not text or (text.isdigit() and text[:4] == "0000")):
+            return blank if text == "" else date.min
+        day = parse_ymd(text)
         if day is None:
             raise invalid(name)
         return day
+
+    def hour(self, name: str = "FID_INPUT_HOUR_1") -> int:
+        """An ``HHMMSS`` parameter in seconds; empty or ``000000`` (what korea-investment-stock
+        and python-kis send for "the latest") is the end of the day."""
+        text = self.need(name)
+        if text.strip("0") == "":
+            return 24 * 3600 - 1
+        hour = parse_hms(text)
+        if hour is None:
+            raise invalid(name)
+        return hour
 
 
 Result = tuple[Body, str]
@@ -178,7 +194,8 @@ def multi_price(ctx: Ctx) -> Result:
 
 def daily_itemchart(ctx: Ctx) -> Result:
     sym = ctx.known()
-    start, end = ctx.date("FID_INPUT_DATE_1"), ctx.date("FID_INPUT_DATE_2")
+    today = ctx.session.day
+    start, end = ctx.date("FID_INPUT_DATE_1", date.min), ctx.date("FID_INPUT_DATE_2", today)
     period = ctx.need("FID_PERIOD_DIV_CODE", ("D", "W", "M", "Y"))
     adjusted = ctx.need("FID_ORG_ADJ_PRC", ("0", "1")) == "0"
     if sym is None:
@@ -219,11 +236,9 @@ def daily_price(ctx: Ctx) -> Result:
 
 def today_minutes(ctx: Ctx) -> Result:
     sym = ctx.known()
-    hour = parse_hms(ctx.need("FID_INPUT_HOUR_1"))
+    hour = ctx.hour()
     ctx.need("FID_ETC_CLS_CODE")
     ctx.need("FID_PW_DATA_INCU_YN", ("Y", "N"))
-    if hour is None:
-        raise invalid("FID_INPUT_HOUR_1")
     if sym is None:
         return {"output1": _zeros(charts.minute_summary(_anyone(ctx))), "output2": []}, ""
     snap = _snap(ctx, sym)
@@ -236,10 +251,8 @@ def today_minutes(ctx: Ctx) -> Result:
 def past_minutes(ctx: Ctx) -> Result:
     sym = ctx.known()
     day = ctx.date("FID_INPUT_DATE_1")
-    hour = parse_hms(ctx.need("FID_INPUT_HOUR_1"))
+    hour = ctx.hour()
     ctx.need("FID_PW_DATA_INCU_YN", ("Y", "N"))
-    if hour is None:
-        raise invalid("FID_INPUT_HOUR_1")
     if sym is None:
         return {"output1": _zeros(charts.minute_summary(_anyone(ctx))), "output2": []}, ""
     snap = _snap(ctx, sym)
@@ -362,7 +375,7 @@ def balance(ctx: Ctx) -> Result:
     if acct is None or cano != acct.cano or product != acct.product:
         raise KisError("OPSQ2000", "ERROR : INPUT INVALID_CHECK_ACNO")
     ctx.need("AFHR_FLPR_YN", ("N", "Y", "X"))
-    ctx.need("INQR_DVSN", ("01", "02"))
+    ctx.need("INQR_DVSN", ("01",))  # 02 refused since 2026-02-10 (python-kis PR #82)
     ctx.need("UNPR_DVSN", ("01",))
     ctx.need("FUND_STTL_ICLD_YN", ("N", "Y"))
     ctx.need("FNCG_AMT_AUTO_RDPT_YN", ("N", "Y"))

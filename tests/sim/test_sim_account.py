@@ -32,7 +32,7 @@ def balance_params(sim: Simulator, fk: str = "", nk: str = "") -> dict[str, str]
         "ACNT_PRDT_CD": product,
         "AFHR_FLPR_YN": "N",
         "OFL_YN": "",
-        "INQR_DVSN": "02",
+        "INQR_DVSN": "01",
         "UNPR_DVSN": "01",
         "FUND_STTL_ICLD_YN": "N",
         "FNCG_AMT_AUTO_RDPT_YN": "N",
@@ -149,6 +149,9 @@ def test_balance_wrong_account_and_missing_params(sim: Simulator, raw: RawClient
         "msg_cd": "OPSQ2000",
         "msg1": "ERROR : INPUT INVALID_CHECK_ACNO",
     }
+    refused = raw.get(BALANCE, "TTTC8434R", {**params, "INQR_DVSN": "02"}).json()
+    assert refused["msg1"] == "ERROR : INPUT INVALID_CHECK_INQR_DVSN"  # since 2026-02-10
+    assert refused["rt_cd"] == "2"
     del params["PRCS_DVSN"]
     assert raw.get(BALANCE, "TTTC8434R", params).json()["msg_cd"] == "OPSQ2001"
     other = sim.add_app("PSacct2", "secret2")

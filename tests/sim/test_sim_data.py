@@ -467,3 +467,21 @@ def test_overseas_price_detail_agrees_with_the_price(client: RawClient) -> None:
     assert float(out["l52p"]) <= float(out["low"]) <= float(out["high"]) <= float(out["h52p"])
     blank = client.ok(OV_DETAIL, "HHDFS76200200", {**q, "SYMB": "NOPE"})["output"]
     assert blank["last"] == blank["rsym"] == "" and set(blank) == set(out)
+
+
+def test_the_defaults_peer_clients_send_mean_from_the_start_and_the_latest(
+    client: RawClient,
+) -> None:
+    # python-kis: FID_INPUT_DATE_1 00000101 and HOUR 000000; korea-investment-stock: blanks
+    for start, end in (("00000101", ""), ("", "")):
+        rows = client.ok(CHART, "FHKST03010100", chart("005930", start, end))["output2"]
+        newest = client.ok(CHART, "FHKST03010100", chart("005930", "20000101", "99991231"))
+        assert len(rows) == 100 and rows[0] == newest["output2"][0]
+    today = {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930", "FID_ETC_CLS_CODE": "",
+             "FID_PW_DATA_INCU_YN": "N"}  # fmt: skip
+    latest = client.ok(MINUTES, "FHKST03010200",
+                       {**today, "FID_INPUT_HOUR_1": "235959"})["output2"]  # fmt: skip
+    for hour in ("000000", ""):
+        got = client.ok(MINUTES, "FHKST03010200",
+                        {**today, "FID_INPUT_HOUR_1": hour})["output2"]  # fmt: skip
+        assert got == latest
