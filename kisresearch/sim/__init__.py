@@ -35,6 +35,17 @@ rule                               the simulator                               e
 header names                       any case (HTTP says so)                     RFC 9110    high
 query parameter names              any case (``fid_input_iscd`` works)         [3]         mid
 balance, first page                ``CTX_AREA_FK100``/``NK100`` may be absent  [4]         low
+balance ``INQR_DVSN``              ``01`` only; ``02``: OPSQ2001 (rt_cd 2)     [5]         high
+chart ``FID_INPUT_DATE_1``/``_2``  blank or ``0000....``: from the first day;  [6]         mid
+                                   blank end: today
+minute ``FID_INPUT_HOUR_1``        blank or ``000000``: the latest bars        [6]         mid
+unknown symbol, quote and charts   HTTP 200, rt_cd 0, ``stck_prpr`` "0",       [7]         mid
+                                   numbers "0", text blank, no rows
+unknown overseas ticker            HTTP 200, rt_cd 0, every field blank        [8]         mid
+product search with no such        HTTP 200, rt_cd 7 (msg_cd KIOK0560 ours)    [9]         mid
+product (CTPF1604R/CTPF1002R)
+documented quote fields            ``bstp_kor_isnm`` left out for ~2% of       [10]        high
+                                   symbols (a fixed set)
 =================================  ==========================================  ==========  ====
 
 [1] python-kis issue #81 (2026-02) quotes a request to the real domain without ``custtype``
@@ -44,7 +55,15 @@ sends it (seen on the wire). [3] mojito2 0.1.6 (quote, 30-day prices, today's mi
 korea-investment-stock 0.5 (quote) send ``fid_*`` in lower case, python-kis 2.1.6 sends
 ``ctx_area_fk100``/``nk100`` in lower case, all against the real server; KIS's pages ask for
 upper case only in POST bodies. [4] Every client seen sends the context areas empty on a first
-page; leaving them out is unconfirmed, so the lenient answer is taken.
+page; leaving them out is unconfirmed, so the lenient answer is taken. [5] python-kis PR #82,
+quoting KIS's notice of 2026-02-10 ("ERROR : INPUT INVALID_CHECK_INQR_DVSN"). [6] The
+defaults python-kis 2.1.6 and korea-investment-stock 0.19 send, both written against the real
+server (docs/peer-clients.md 1.1, 1.3). [7] python-kis reads ``stck_prpr == "0"`` on a success
+as "not found" in its quote, daily and minute charts (since 2023-09); whether the other fields
+are "0" or blank is unconfirmed. [8] python-kis (``last`` blank) and korea-investment-stock
+(``rsym`` blank) for a ticker on the wrong exchange; python-kis issue #47. [9] Both clients
+move to the next product type on ``rt_cd`` 7 "조회할 자료가 없습니다". [10] python-kis issue #48:
+18 of 815 KOSPI stocks' answers lacked it.
 The research behind this table: ``docs/peer-clients.md``.
 
 Admin endpoints (no auth, never rate limited or faulted): ``GET /__sim/truth``,
