@@ -24,6 +24,7 @@ class Balance(NamedTuple):
     summary: pd.Series
 
 
+@validate.flags
 class AccountMethods:
     def balance(self: Client, *, cache: bool = True, refresh: bool = False) -> Balance:
         """Stocks held in the account (``KIS_ACCOUNT``), valued at current prices, and its

@@ -46,6 +46,7 @@ def _trading_days_in(a: int, b: int) -> bool:
     return any(is_trading_day(sp.key_day(k)) for k in range(a, b + 1))
 
 
+@validate.flags
 class BarMethods:
     def history(
         self: Client,

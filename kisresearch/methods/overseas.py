@@ -32,6 +32,7 @@ def _row(row: Row, exchange: str) -> dict[str, Any]:
     return frames.with_fields(row, _excd=exchange)
 
 
+@validate.flags
 class OverseasMethods:
     def overseas_quotes(
         self: Client,

@@ -15,6 +15,7 @@ from ._base import NO_ANSWER, Client, Fetched, describe, one_each
 MULTIQUOTE_SIZE = 30
 
 
+@validate.flags
 class QuoteMethods:
     def quotes(
         self: Client,

@@ -18,6 +18,7 @@ from ._base import Client, Fetched, one_each
 MASTER = "master"  # the cache's endpoint name for master files (``cache_ttl={"master": ...}``)
 
 
+@validate.flags
 class ReferenceMethods:
     def info(
         self: Client,

@@ -46,6 +46,7 @@ class Updating(Client, Protocol):
     def minute_bars(self, symbols: Any, *, progress: bool | None) -> pd.DataFrame: ...
 
 
+@validate.flags
 class UpdateMethods:
     def update(
         self: Updating,

@@ -6,14 +6,21 @@ Everything here is pure (``today`` is passed in), raises :class:`~kisresearch.er
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time
+from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
 from ..timebase import KST
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 EARLIEST = date(1900, 1, 1)
 
@@ -187,3 +194,36 @@ def account(value: str | None) -> tuple[str, str]:
             "expected 'NNNNNNNN-NN' or 10 digits"
         )
     return found.group(1), found.group(2)
+
+
+_FLAGS = {"bool": False, "bool | None": True}  # annotation -> None allowed
+
+
+def flags(cls: type[T]) -> type[T]:
+    """Make each public method of ``cls`` refuse, before any request, a value other than True
+    or False (or None where the annotation allows it) for its ``bool`` parameters:
+    ``adjusted="False"`` would otherwise act as True. A ``TypeError`` names the parameter."""
+    for name, fn in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.isfunction(fn):
+            continue
+        sig = inspect.signature(fn)
+        checked = {p.name: _FLAGS[p.annotation] for p in sig.parameters.values()
+                   if p.annotation in _FLAGS}  # fmt: skip
+        if checked:
+            setattr(cls, name, _flagged(fn, sig, checked))
+    return cls
+
+
+def _flagged(fn: Callable[..., R], sig: inspect.Signature, checked: dict[str, bool]) -> Any:
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> R:
+        given = sig.bind_partial(*args, **kwargs).arguments
+        for name, optional in checked.items():
+            if name in given:
+                value = given[name]
+                if not (isinstance(value, bool | np.bool_) or (value is None and optional)):
+                    allowed = "True, False or None" if optional else "True or False"
+                    raise TypeError(f"{name} must be {allowed}, got {value!r}")
+        return fn(*args, **kwargs)
+
+    return call

@@ -196,3 +196,30 @@ def test_simulator_in_its_own_process(home):
         assert sim.truth()["accepted"] == 0
         proc = sim._proc
     assert not proc.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("call", "name", "value"),
+    [
+        (lambda k: k.history("005930", adjusted="False"), "adjusted", "'False'"),
+        (lambda k: k.quotes("005930", detail=1), "detail", "1"),
+        (lambda k: k.minute_bars("005930", cache="no"), "cache", "'no'"),
+        (lambda k: k.orderbook("005930", wide="yes"), "wide", "'yes'"),
+        (lambda k: k.overseas_history("AAPL", refresh=0), "refresh", "0"),
+        (lambda k: k.update("005930", progress="off"), "progress", "'off'"),
+    ],
+)
+def test_a_flag_that_is_not_a_bool_is_refused_by_name_before_any_request(
+    kis, sim, call, name, value
+):
+    # "False" is truthy: taken as it comes, it would act as True without a word
+    with pytest.raises(TypeError, match=f"^{name} must be True.*False.*, got {value}$"):
+        call(kis)
+    assert sim.truth()["accepted"] == 0
+
+
+def test_numpy_bools_are_flags_too(kis, sim):
+    import numpy as np
+
+    df = kis.quotes("005930", detail=np.True_)
+    assert df["error"].isna().all() and sim.truth()["by_tr_id"] == {"FHKST01010100": 1}
