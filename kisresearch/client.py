@@ -396,7 +396,8 @@ def _server(
         namespace = env if base_url is None else f"url:{base_url.rstrip('/')}"
         base_url = base_url or ENVIRONMENTS[env]
     assert app_key and app_secret and base_url and env
-    for secret in (app_key, app_secret, account):
+    cano = account.replace("-", "")[:8] if account else None  # alone in KIS's CTX_AREA keys
+    for secret in (app_key, app_secret, account, cano):
         if secret:
             register_secret(secret)
     return Credentials(app_key, app_secret, account), env, base_url, namespace

@@ -7,14 +7,23 @@ is parsed whatever the status, and the body -- not the status -- decides success
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
-from ..errors import BadResponse, ConnectionFailed, RequestTimeout, api_error
+from ..errors import BadResponse, ConnectionFailed, RequestTimeout, TransportError, api_error
+from ..observe.logs import RedactingFilter, redact
+
+E = TypeVar("E", bound=TransportError)
+
+# urllib3 logs each request line at DEBUG, query string included (a balance call's holds the
+# account number): its records are masked like ours, whoever turns DEBUG on
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "requests"):
+    logging.getLogger(_name).addFilter(RedactingFilter())
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -151,15 +160,11 @@ class Transport:
         try:
             r = self._session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
         except requests.Timeout as exc:
-            raise RequestTimeout(
-                f"no answer within {self.timeout:g} s from {path}", endpoint=endpoint, tr_id=tr_id
-            ) from exc
+            raise _scrubbed(RequestTimeout, f"no answer within {self.timeout:g} s from {path}", exc,
+                            endpoint=endpoint, tr_id=tr_id) from None  # fmt: skip
         except requests.ConnectionError as exc:
-            raise ConnectionFailed(
-                f"connection to {self.base_url} failed: {type(exc).__name__}",
-                endpoint=endpoint,
-                tr_id=tr_id,
-            ) from exc
+            raise _scrubbed(ConnectionFailed, f"connection to {self.base_url} failed", exc,
+                            endpoint=endpoint, tr_id=tr_id) from None  # fmt: skip
         elapsed = time.perf_counter() - started
         try:
             body = json.loads(r.content.decode("utf-8"))
@@ -175,14 +180,21 @@ class Transport:
         return Response(r.status_code, body, r.headers.get("tr_cont", ""), elapsed)
 
 
+def _scrubbed(kind: type[E], what: str, cause: Exception, **fields: str) -> E:
+    """``kind`` saying ``what`` and why (``cause``'s text, secrets masked), raised ``from
+    None``: requests' exceptions keep the URL (a balance call's holds the account number)
+    and the request with its auth headers, and a traceback shows a chained cause whole."""
+    return kind(f"{what}: {type(cause).__name__}: {redact(str(cause))}", **fields)
+
+
 def download(url: str, timeout: float) -> bytes:
     """GET one master zip (no auth, no rate limit). Errors are :class:`TransportError`s."""
     try:
         response = requests.get(url, timeout=timeout)
     except requests.Timeout as exc:
-        raise RequestTimeout(f"no answer within {timeout:g} s from {url}") from exc
+        raise _scrubbed(RequestTimeout, f"no answer within {timeout:g} s from {url}", exc) from None
     except requests.ConnectionError as exc:
-        raise ConnectionFailed(f"download of {url} failed: {type(exc).__name__}") from exc
+        raise _scrubbed(ConnectionFailed, f"download of {url} failed", exc) from None
     if response.status_code != 200:
         raise BadResponse(f"HTTP {response.status_code} for {url}", status=response.status_code)
     return response.content

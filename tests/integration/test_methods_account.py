@@ -67,3 +67,24 @@ def test_both_account_forms_work(sim, home, digits_only):
     with kr.KIS(sim.app_key, sim.app_secret, account, base_url=sim.base_url, progress=False) as kis:
         holdings, _ = kis.balance()
     assert len(holdings) == 65
+
+
+def test_the_account_number_shows_in_no_traceback_and_no_debug_line(home, caplog):
+    import logging
+    import traceback
+
+    from kisresearch.errors import ConnectionFailed
+    from kisresearch.pipeline.retry import RetryPolicy
+
+    once = RetryPolicy(max_attempts=1)
+    with kr.KIS.simulator(rate=200, progress=False, retry=once) as kis:
+        cano = kis.sim.account.split("-")[0]
+        with caplog.at_level(logging.DEBUG):  # the root at DEBUG: urllib3's lines show
+            kis.balance()
+        assert "inquire-balance" in caplog.text and cano not in caplog.text
+        kis.sim.stop()  # the next balance call cannot connect: requests' error has the URL
+        with pytest.raises(ConnectionFailed) as caught:
+            kis.balance()
+    shown = "".join(traceback.format_exception(caught.value))  # chained causes included
+    assert "connection to" in shown and "CANO=***" in shown
+    assert cano not in shown and cano not in repr(caught.value)
