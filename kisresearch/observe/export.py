@@ -92,9 +92,33 @@ def _save_jsonl(snapshot: Snapshot, target: Path, compress: bool, written: int) 
         json.dumps(_export_row(snapshot, r, schema=True), allow_nan=False) + "\n" for r in rows
     )
     data = gzip.compress(text.encode(), mtime=0) if compress else text.encode()
+    if not compress:
+        _cut_torn_line(target)
     with open(target, "ab") as fh:
         fh.write(data)
     return int(rows[-1]["time"])
+
+
+def _cut_torn_line(path: Path) -> None:
+    """Drop a last line without its newline (a write cut short: a kill, a full disk), so that
+    what is appended starts a line of its own and the file stays readable line by line."""
+    try:
+        with open(path, "rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if not size:
+                return
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return
+            start = max(0, size - (1 << 20))
+            fh.seek(start)
+            tail = fh.read()
+            cut = start + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+            fh.truncate(cut)
+    except FileNotFoundError:
+        return
+    logger.warning("stats export %s ended in a torn line (%d bytes); dropped it before appending",
+                   path, size - cut)  # fmt: skip
 
 
 def _json_text(snapshot: Snapshot) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import stat
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -141,6 +143,11 @@ class TokenManager:
     def _read(self) -> dict | None:
         try:
             data = json.loads(self.path.read_text())
+            mode = stat.S_IMODE(self.path.stat().st_mode)
+            if mode & 0o077 and sys.platform != "win32":  # copied, restored, or a umask
+                self.path.chmod(0o600)
+                log.warning("token file %s was readable by others (mode %o); made owner-only",
+                            self.path, mode)  # fmt: skip
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None

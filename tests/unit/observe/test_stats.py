@@ -359,6 +359,21 @@ def test_jsonl_appends_complete_seconds(clock, tmp_path: Path, name: str) -> Non
     assert read["calls"].tolist() == [1, 2, 3, 2, 2]  # 3rd second's in-progress call included
 
 
+def test_jsonl_append_after_a_torn_last_line_keeps_the_file_readable(
+    clock, tmp_path: Path, caplog
+) -> None:
+    stats = StatsManager(clock=clock, limit=20)
+    _feed(stats, clock, seconds=3)
+    path = stats.save(tmp_path / "stats.jsonl")
+    whole = path.read_bytes()
+    path.write_bytes(whole + whole.splitlines(keepends=True)[0][:25])  # a write cut short
+    _feed(stats, clock, seconds=2)
+    stats.save(path)
+    read = pd.read_json(path, lines=True)  # raised ValueError on the torn line before
+    assert read["time"].is_unique and len(read) == 5
+    assert "torn line (25 bytes)" in caplog.text and str(path) in caplog.text
+
+
 def test_compress_flag_and_plain_gz_detection(clock, tmp_path: Path) -> None:
     stats = StatsManager(clock=clock)
     _feed(stats, clock)

@@ -38,6 +38,15 @@ def test_token_is_kept_on_disk_owner_only_without_the_secret(sim, home):
     assert token not in repr(tm)
 
 
+def test_a_token_file_readable_by_others_is_made_owner_only(sim, home, caplog):
+    tm = _manager(sim, home)
+    tm.token()
+    tm.path.chmod(0o644)  # copied from a backup, or written by an older version
+    assert _manager(sim, home).token()
+    assert stat.S_IMODE(tm.path.stat().st_mode) == 0o600
+    assert "readable by others (mode 644)" in caplog.text
+
+
 def test_two_processes_starting_together_issue_one_token(sim, home, tmp_path):
     script = textwrap.dedent(
         f"""
