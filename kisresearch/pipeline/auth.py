@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import stat
 import sys
 import threading
@@ -31,6 +32,24 @@ log = logging.getLogger(__name__)
 ISSUE_INTERVAL = 60.0  # KIS: one issuance per minute per app key
 REFRESH_MARGIN = 600.0  # treat a token as expired this long before it really is
 MAX_THROTTLE_WAITS = 3
+
+
+TOKEN_LIFE = 86_400.0  # KIS: a token lasts 24 h
+CLOCK_SKEW = 5.0  # seconds a state file's times may run ahead of this clock
+
+
+def _bad_state(data: object) -> str | None:
+    """What is wrong with a token file's content, or None."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    token = data.get("access_token")
+    if token is not None and not isinstance(token, str):
+        return f"access_token is a {type(token).__name__}"
+    for name in ("expires_at", "issued_at"):
+        value = data.get(name, 0.0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            return f"{name} is {value!r}, not a time"
+    return None
 
 
 class TokenManager:
@@ -141,6 +160,9 @@ class TokenManager:
         )
 
     def _read(self) -> dict | None:
+        """The token file's state, checked field by field: a bad file is moved aside (with a
+        warning naming it) and counts as absent; times ahead of the clock (a clock stepped
+        back, machines with skewed clocks sharing a folder) are clamped to it."""
         try:
             data = json.loads(self.path.read_text())
             mode = stat.S_IMODE(self.path.stat().st_mode)
@@ -148,9 +170,32 @@ class TokenManager:
                 self.path.chmod(0o600)
                 log.warning("token file %s was readable by others (mode %o); made owner-only",
                             self.path, mode)  # fmt: skip
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return None
-        return data if isinstance(data, dict) else None
+        except (OSError, ValueError) as exc:
+            self._set_aside(f"unreadable ({type(exc).__name__})")
+            return None
+        why = _bad_state(data)
+        if why:
+            self._set_aside(why)
+            return None
+        now = self._clock.now()
+        for name, most in (("issued_at", now), ("expires_at", now + TOKEN_LIFE)):
+            if data.get(name, 0.0) > most + CLOCK_SKEW:
+                log.warning("token file %s: %s is %.0f s ahead of this clock; taken as %s",
+                            self.path, name, data[name] - now,
+                            "now" if name == "issued_at" else "24 h from now")  # fmt: skip
+                data[name] = most
+        return data
+
+    def _set_aside(self, why: str) -> None:
+        aside = self.path.with_name(f"_{self.path.name}.bad-{int(self._clock.now())}")
+        try:
+            os.replace(self.path, aside)
+        except OSError:
+            aside = self.path
+        log.warning("token file %s is not usable (%s); moved aside to %s, a token will be issued",
+                    self.path, why, aside.name)  # fmt: skip
 
     def _write(self, state: dict) -> None:
         write_private(self.path, json.dumps(state).encode())

@@ -36,6 +36,9 @@ header names                       any case (HTTP says so)                     R
 query parameter names              any case (``fid_input_iscd`` works)         [3]         mid
 balance, first page                ``CTX_AREA_FK100``/``NK100`` may be absent  [4]         low
 balance ``INQR_DVSN``              ``01`` only; ``02``: OPSQ2001 (rt_cd 2)     [5]         high
+balance, next page                 a valid ``CTX_AREA_NK100`` continues, with  [11]        low
+                                   or without ``tr_cont: N``; more pages:
+                                   response ``tr_cont`` M on every page
 chart ``FID_INPUT_DATE_1``/``_2``  blank or ``0000....``: from the first day;  [6]         mid
                                    blank end: today
 minute ``FID_INPUT_HOUR_1``        blank or ``000000``: the latest bars        [6]         mid
@@ -63,7 +66,9 @@ as "not found" in its quote, daily and minute charts (since 2023-09); whether th
 are "0" or blank is unconfirmed. [8] python-kis (``last`` blank) and korea-investment-stock
 (``rsym`` blank) for a ticker on the wrong exchange; python-kis issue #47. [9] Both clients
 move to the next product type on ``rt_cd`` 7 "조회할 자료가 없습니다". [10] python-kis issue #48:
-18 of 815 KOSPI stocks' answers lacked it.
+18 of 815 KOSPI stocks' answers lacked it. [11] KIS's balance page asks for ``tr_cont: N``
+and documents F or M for "more"; mojito2 0.1.6 pages only while the header is M and never
+sends N; python-kis and KIS's sample accept F and M alike.
 The research behind this table: ``docs/peer-clients.md``.
 
 Admin endpoints (no auth, never rate limited or faulted): ``GET /__sim/truth``,

@@ -382,14 +382,14 @@ def balance(ctx: Ctx) -> Result:
     ctx.need("PRCS_DVSN", ("00", "01"))
     start = 0
     nk = ctx.params.get("CTX_AREA_NK100", "").strip()
-    if ctx.tr_cont == "N" and nk:
+    if nk:  # continues with or without tr_cont N (mojito2 0.1.6 never sends it)
         pos = parse_position(acct, nk)
         if pos is None:
             raise invalid("CTX_AREA_NK100")
         start = pos
     rows, summary, nxt = balance_page(ctx.market, ctx.session, acct, ctx.app.profile, start)
     fk, nk_next = context(acct, dict(ctx.params), nxt)
-    tr_cont = "D" if nxt is None else "F" if start == 0 else "M"
+    tr_cont = "D" if nxt is None else "M"  # KIS: F or M, more follows; mojito2 pages on M only
     paper = ctx.app.profile == "paper"
     msg = (
         ("20310000", "모의투자 조회가 완료되었습니다.")

@@ -81,7 +81,7 @@ def pages(client: RawClient, sim: Simulator, tr_id: str) -> tuple[list[str], lis
 
 def test_balance_pages_real(sim: Simulator, raw: RawClient) -> None:
     markers, seen = pages(raw, sim, "TTTC8434R")
-    assert markers == ["F", "D"] and [len(p) for p in seen] == [50, 15]
+    assert markers == ["M", "D"] and [len(p) for p in seen] == [50, 15]
     flat = [c for p in seen for c in p]
     assert len(set(flat)) == 65 == len(flat)
     body = raw.ok(BALANCE, "TTTC8434R", balance_params(sim))
@@ -112,19 +112,19 @@ def test_balance_pages_real(sim: Simulator, raw: RawClient) -> None:
         assert field in body["output2"][0]
 
 
-def test_balance_context_needs_tr_cont_n(sim: Simulator, raw: RawClient) -> None:
+def test_balance_context_continues_with_or_without_tr_cont_n(
+    sim: Simulator, raw: RawClient
+) -> None:
     first = raw.ok(BALANCE, "TTTC8434R", balance_params(sim))
     ctx = (first["ctx_area_fk100"].strip(), first["ctx_area_nk100"].strip())
-    again = raw.get(BALANCE, "TTTC8434R", balance_params(sim, *ctx))  # no tr_cont: N
-    assert again.headers["tr_cont"] == "F"
-    assert again.json()["output1"][0]["pdno"] == first["output1"][0]["pdno"]
-    nxt = raw.get(BALANCE, "TTTC8434R", balance_params(sim, *ctx), tr_cont="N")
-    assert nxt.headers["tr_cont"] == "D" and len(nxt.json()["output1"]) == 15
+    for tr_cont in ("N", ""):  # KIS's pages ask for N; mojito2 0.1.6 pages without it
+        nxt = raw.get(BALANCE, "TTTC8434R", balance_params(sim, *ctx), tr_cont=tr_cont)
+        assert nxt.headers["tr_cont"] == "D" and len(nxt.json()["output1"]) == 15
     bad = raw.get(BALANCE, "TTTC8434R", balance_params(sim, ctx[0], "garbage"), tr_cont="N")
     assert bad.json()["msg_cd"] == "OPSQ2001"
     bare = {k: v for k, v in balance_params(sim).items() if not k.startswith("CTX_AREA_")}
     plain = raw.get(BALANCE, "TTTC8434R", bare)  # a first page without the context areas
-    assert plain.json()["rt_cd"] == "0" and plain.headers["tr_cont"] == "F"
+    assert plain.json()["rt_cd"] == "0" and plain.headers["tr_cont"] == "M"
     assert plain.json()["output1"] == first["output1"]
 
 
@@ -132,7 +132,7 @@ def test_balance_pages_paper() -> None:
     with Simulator(profile="paper", rate=100) as sim:
         raw = RawClient.of(sim, reissue=True)
         markers, seen = pages(raw, sim, "VTTC8434R")
-        assert markers == ["F", "M", "M", "D"]
+        assert markers == ["M", "M", "M", "D"]
         assert [len(p) for p in seen] == [20, 20, 20, 5]
         flat = [c for p in seen for c in p]
         assert len(set(flat)) == 65 == len(flat)
