@@ -2,7 +2,7 @@
 
 Each client gets a throwaway venv (``python -m venv`` + ``pip install <pkg>==<ver> <deps>``)
 under ``$KIS_CONFORMANCE_VENVS`` (default ``~/.cache/kisresearch-conformance``), reused while
-it holds the pinned versions. Its driver (``drivers/<name>.py``) runs once per session in a
+it holds the pinned versions. Its driver (``drivers/<name>.py``) runs once per module in a
 subprocess with a scratch HOME and CWD (the clients write token files there) and prints one
 JSON line per data call; the tests read those lines. docs/peer-clients.md is the research
 behind what each driver calls and how it points its client at the simulator.
@@ -119,7 +119,7 @@ def ensure_venv(peer: Peer) -> Path:
     return python
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def peer_sim() -> Iterator[Simulator]:
     """One simulator for every client: 200 calls/s (the clients' own pacing is not under test),
     no tokenP interval (each client and our own client take a token), at 20:00 KST so prices
@@ -129,7 +129,7 @@ def peer_sim() -> Iterator[Simulator]:
         yield sim
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ours(peer_sim: Simulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[kr.KIS]:
     """kisresearch's own client on the same simulator: what the answers should hold."""
     home = tmp_path_factory.mktemp("ours")
@@ -175,9 +175,9 @@ def drive(peer: Peer, python: Path, sim: Simulator, scratch: Path) -> Run:
     return Run({x["call"]: x for x in found}, done.returncode, done.stderr)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def peer_run(peer_sim: Simulator, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Run]:
-    """``peer_run(name)``: that client's driver run against ``peer_sim``, once a session (a venv
+    """``peer_run(name)``: that client's driver run against ``peer_sim``, once a module (a venv
     pip could not make is also tried once: offline, its tests skip; otherwise they fail)."""
     runs: dict[str, Run | NoVenv] = {}
 

@@ -109,3 +109,25 @@ def test_invalidate_keeps_a_token_another_process_already_refreshed(sim, home):
     a.path.write_text(json.dumps(state))
     b.invalidate(token)  # b saw `token` rejected, but the file already holds a newer one
     assert json.loads(a.path.read_text())["access_token"] == "someone-elses-newer-token"
+
+
+def test_a_token_file_from_the_future_costs_at_most_the_minute(sim, home, caplog):
+    import time
+
+    clock = SimClock(sim, time.time())
+    tm = _manager(sim, home, clock)
+    ahead = clock.now() + 7200  # written by a machine whose clock runs 2 h ahead
+    tm.path.write_text(json.dumps({"access_token": None, "expires_at": 0, "issued_at": ahead}))
+    assert tm.token()
+    assert sum(clock.sleeps) <= 62  # not the 7,260 s the file's issued_at asks for
+    assert "issued_at is 7200 s ahead" in caplog.text and str(tm.path) in caplog.text
+
+
+def test_a_token_file_with_wrong_types_is_set_aside_by_name(sim, home, caplog):
+    tm = _manager(sim, home)
+    tm.path.write_text(json.dumps({"access_token": "x", "expires_at": "soon"}))
+    token = tm.token()  # was: a TypeError on every call, naming nothing, until deleted
+    assert token and token != "x" and sim.truth()["tokens_issued"] == 1
+    assert f"token file {tm.path} is not usable (expires_at is 'soon'" in caplog.text
+    assert list(home.glob(f"_{tm.path.name}.bad-*"))
+    assert json.loads(tm.path.read_text())["access_token"] == token
