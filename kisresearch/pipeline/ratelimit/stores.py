@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ...errors import ConfigError
 from ...timebase import SYSTEM_CLOCK, Clock
-from .decide import LimiterState
+from .decide import MAX_AHEAD, LimiterState
 
 log = logging.getLogger("kisresearch.ratelimit")
 
@@ -32,14 +32,27 @@ class LimiterStore(Protocol):
     def close(self) -> None: ...
 
 
-def _load(raw: str | bytes | None, where: str) -> LimiterState | None:
+DOUBT_WAIT = 1.0  # seconds (KIS's window): what unreadable state costs the next call
+
+
+def _load(raw: str | bytes | None, where: str, now: float) -> LimiterState | None:
+    """The stored state; unreadable state means "a window's calls may have just gone out"
+    (the next call waits :data:`DOUBT_WAIT`), and times ahead of ``now`` are clamped to it."""
     if not raw:
         return None
     try:
-        return LimiterState.from_json(raw)
+        state = LimiterState.from_json(raw)
     except ValueError:  # includes JSONDecodeError, UnicodeDecodeError
-        log.warning("ignoring unreadable limiter state in %s", where)
-        return None
+        log.warning("unreadable limiter state in %s: waiting %.0f s, then starting afresh",
+                    where, DOUBT_WAIT)  # fmt: skip
+        return LimiterState(tat=now + DOUBT_WAIT)
+    ahead = state.ahead(now)
+    if ahead > MAX_AHEAD:
+        log.warning("limiter state in %s reserves %.0f s ahead of this clock (a clock stepped "
+                    "back, or machines with skewed clocks sharing it): clamped to now",
+                    where, ahead)  # fmt: skip
+        return state.clamped(now)
+    return state
 
 
 class MemoryStore:
@@ -65,34 +78,45 @@ class MemoryStore:
 class FileStore:
     """State in a JSON file (mode 0600) shared by every process on this machine.
 
-    Each update opens the file, takes an exclusive ``flock`` on it, reads, writes in place and
-    closes. Opening per update gives every update its own open file description, so the lock
-    also excludes other threads and forked children that inherited an earlier descriptor.
-    A torn write (a crash mid-update) reads back as "no state", which is harmless.
+    Each update opens the lock file beside it (``.<name>.lock``), takes an exclusive ``flock``,
+    reads the state, and replaces the file atomically (a temporary file renamed over it), so a
+    reader never sees half a write. Opening per update gives every update its own open file
+    description, so the lock also excludes other threads and forked children that inherited
+    an earlier descriptor.
     """
 
     def __init__(self, path: str | os.PathLike[str], clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = Path(path)
+        self._lock_path = self.path.with_name(f".{self.path.name}.lock")
         self._clock = clock
         try:
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            os.chmod(self.path, 0o600)
+            for p in (self.path, self._lock_path):
+                os.close(os.open(p, os.O_RDWR | os.O_CREAT, 0o600))
+                os.chmod(p, 0o600)
         except OSError as exc:
             raise ConfigError(
                 f"cannot use limiter state file {str(self.path)!r}: {exc.strerror}"
             ) from None
 
     def update(self, fn: Callable[[LimiterState | None, float], tuple[LimiterState, T]]) -> T:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
-            raw = os.pread(fd, max(os.fstat(fd).st_size, 1), 0)
-            state = _load(raw, str(self.path))
-            new, result = fn(state, self._clock.now())
+            now = self._clock.now()
+            try:
+                raw = self.path.read_bytes()
+            except FileNotFoundError:
+                raw = b""
+            state = _load(raw, str(self.path), now)
+            new, result = fn(state, now)
             if new is not state:
-                data = new.to_json().encode()
-                os.pwrite(fd, data, 0)
-                os.ftruncate(fd, len(data))
+                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+                out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                try:
+                    os.write(out, new.to_json().encode())
+                finally:
+                    os.close(out)
+                os.replace(tmp, self.path)
             return result
         finally:
             os.close(fd)
@@ -166,7 +190,7 @@ class RedisStore:
         while True:
             raw, (seconds, micros) = self._read(keys=[self.key])
             now = int(seconds) + int(micros) / 1e6
-            state = _load(raw, f"Redis key {self.key!r} at {self.where}")
+            state = _load(raw, f"Redis key {self.key!r} at {self.where}", now)
             new, result = fn(state, now)
             if new is state:
                 return result

@@ -200,11 +200,34 @@ def test_file_store_ignores_stale_and_unreadable_state(
     path.write_text(LimiterState(tat=T0 - 86400, starts=(T0 - 86400,)).to_json())
     limiter = Limiter(REAL, FileStore(path, clock), clock=clock)  # type: ignore[arg-type]
     assert limiter.acquire() == 0
-    path.write_text('{"v": 1, "tat": ')  # a torn write
+    path.write_text('{"v": 1, "tat": ')  # unreadable (an old version's torn write)
     with caplog.at_level(logging.WARNING, logger="kisresearch.ratelimit"):
-        assert limiter.acquire() == 0
-    assert "unreadable" in caplog.text
+        waited = limiter.acquire()
+    assert waited == pytest.approx(1.0, abs=0.01)  # a window's calls may have just gone out
+    assert "unreadable limiter state" in caplog.text and str(path) in caplog.text
+    assert LimiterState.from_json(path.read_text()).starts == (T0 + waited,)
+
+
+def test_file_store_clamps_a_state_from_a_clock_ahead(
+    tmp_path: Path, clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "l.json"
+    ahead = T0 + 3000  # written by a machine whose clock runs 50 minutes ahead
+    path.write_text(LimiterState(tat=ahead, starts=(ahead,)).to_json())
+    limiter = Limiter(REAL, FileStore(path, clock), clock=clock)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="kisresearch.ratelimit"):
+        assert limiter.acquire() <= 1.0
+    assert "reserves 3000 s ahead of this clock" in caplog.text
+
+
+def test_file_store_replaces_the_file_whole(tmp_path: Path, clock: object) -> None:
+    path = tmp_path / "l.json"
+    store = FileStore(path, clock)  # type: ignore[arg-type]
+    before = path.stat().st_ino
+    Limiter(REAL, store, clock=clock).acquire()  # type: ignore[arg-type]
+    assert path.stat().st_ino != before  # a new file renamed over it, never written in place
     assert LimiterState.from_json(path.read_text()).starts == (T0,)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_file_store_bad_path_is_a_config_error(tmp_path: Path) -> None:
