@@ -107,6 +107,11 @@ class TokenInvalid(APIError):
     """EGW00121 (invalid token) or EGW00123 (expired token)."""
 
 
+class TokenRejected(KISError):
+    """The server rejected the tokens it issued, twice in a row: no more are issued (on KIS
+    each issuance alerts the account holder), until the client is made again."""
+
+
 class TokenThrottled(APIError):
     """EGW00133: tokens may be issued once a minute."""
 

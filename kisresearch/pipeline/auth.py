@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import Credentials, locked, write_private
-from ..errors import BadResponse, TokenThrottled
+from ..errors import BadResponse, TokenRejected, TokenThrottled
 from ..observe.logs import register_secret
 from ..timebase import SYSTEM_CLOCK, Clock
 from .transport import Transport
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 ISSUE_INTERVAL = 60.0  # KIS: one issuance per minute per app key
 REFRESH_MARGIN = 600.0  # treat a token as expired this long before it really is
 MAX_THROTTLE_WAITS = 3
+MAX_REJECTED = 2  # tokens rejected in a row before no more are issued
 
 
 TOKEN_LIFE = 86_400.0  # KIS: a token lasts 24 h
@@ -74,6 +75,7 @@ class TokenManager:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_at = 0.0
+        self._rejected = 0  # tokens rejected in a row since one last worked
 
     def __repr__(self) -> str:
         state = "valid" if self._valid(self._token, self._expires_at) else "none"
@@ -95,9 +97,20 @@ class TokenManager:
             if state and self._valid(state.get("access_token"), state.get("expires_at", 0.0)):
                 self._adopt(state["access_token"], float(state["expires_at"]))
             else:
+                if self._rejected >= MAX_REJECTED:
+                    raise TokenRejected(
+                        f"the server rejected {self._rejected} tokens in a row, each just "
+                        "issued: not issuing more (on KIS every issuance alerts the account "
+                        "holder). Likely: the app key is for the other environment (real vs "
+                        "paper), suspended or revoked; or base_url is not KIS (a proxy)"
+                    )
                 self._issue(state or {})
             assert self._token is not None
             return self._token
+
+    def worked(self) -> None:
+        """A call with the current token was answered: rejections in a row start again."""
+        self._rejected = 0
 
     def invalidate(self, rejected: str | None = None) -> None:
         """The server rejected ``rejected`` (EGW00121 / EGW00123): drop it everywhere.
@@ -112,6 +125,7 @@ class TokenManager:
                 self._write(state)
             if rejected is None or self._token == rejected:
                 self._token, self._expires_at = None, 0.0
+                self._rejected += 1
 
     # -- internals -------------------------------------------------------------------------
 
@@ -149,7 +163,11 @@ class TokenManager:
                 )
             expires_in = float(resp.body.get("expires_in", 86400))
             state.update(access_token=token, expires_at=state["issued_at"] + expires_in)
-            self._write(state)
+            try:
+                self._write(state)
+            except OSError as exc:  # a full disk: the token is good, and issued once a minute
+                log.warning("could not save the token to %s (%s): kept in this process only",
+                            self.path, exc.strerror or type(exc).__name__)  # fmt: skip
             self._adopt(token, state["expires_at"])
             log.info("issued a new access token (valid %.0f h)", expires_in / 3600)
             if self._on_issue:

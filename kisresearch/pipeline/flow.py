@@ -86,6 +86,7 @@ class Pipeline:
                     continue
                 raise
             self._record(request, started, None)
+            self.auth.worked()
             return response
         raise AssertionError("unreachable")
 

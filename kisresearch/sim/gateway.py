@@ -272,6 +272,8 @@ class Gateway:
             return app
         tr_id = headers.get("tr_id", "")
         fault = self._draw_fault()
+        if fault == "token_reject":
+            return self._error(500, "EGW00121")
         wall, mono = self.clock.now(), self.clock.monotonic()
         accepted = fault != "rate_limit" and self.limiter.decide(
             app.app_key, self.limit_for(app), mono, wall

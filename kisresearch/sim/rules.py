@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 REUSE_WINDOW = 6 * 3600.0
-FAULT_KINDS = ("rate_limit", "html_500", "drop", "slow", "malformed_json")
+FAULT_KINDS = ("rate_limit", "token_reject", "html_500", "drop", "slow", "malformed_json")
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Faults:
     the master files.
 
     - ``rate_limit``: a spurious EGW00201 answer while under the limit (not counted, no cooldown)
+    - ``token_reject``: a valid token answered EGW00121 (a proxy, or a key KIS has suspended)
     - ``html_500``: an HTML error page with HTTP 500 (counted: the call reached the server)
     - ``drop``: the connection is closed without an answer (counted)
     - ``slow``: ``slow_seconds`` extra delay before an otherwise normal answer (counted)
@@ -51,6 +52,7 @@ class Faults:
     """
 
     rate_limit: float = 0.0
+    token_reject: float = 0.0
     html_500: float = 0.0
     drop: float = 0.0
     slow: float = 0.0

@@ -131,3 +131,37 @@ def test_a_token_file_with_wrong_types_is_set_aside_by_name(sim, home, caplog):
     assert f"token file {tm.path} is not usable (expires_at is 'soon'" in caplog.text
     assert list(home.glob(f"_{tm.path.name}.bad-*"))
     assert json.loads(tm.path.read_text())["access_token"] == token
+
+
+def test_a_server_rejecting_every_token_gets_two_tokens_then_a_clear_error(home):
+    import time
+
+    import kisresearch as kr
+    from kisresearch.errors import TokenRejected
+    from kisresearch.sim import Faults, Simulator
+
+    with Simulator(rate=200, faults=Faults(token_reject=1.0)) as sim:
+        clock = SimClock(sim, time.time())
+        with kr.KIS(simulator=sim, progress=False, clock=clock) as kis:
+            first = kis.quotes(["005930", "000660", "035420"], detail=True)
+            again = kis.quotes(["005930", "000660"], detail=True)
+        truth = sim.truth()
+    # was: a token asked for every minute for as long as the pull ran, each one an alert
+    assert truth["tokens_issued"] + truth["tokens_reused"] == 2  # two tokenP answers, no more
+    assert first["error"].notna().all() and truth["accepted"] == 0
+    assert first["error"].str.startswith("TokenRejected: the server rejected 2 tokens").any()
+    assert again["error"].str.startswith("TokenRejected").all()
+    assert sum(clock.sleeps) < 65  # the one minute between the two issuances, no more
+    assert not issubclass(TokenRejected, kr.errors.APIError)  # not a server answer: no retry
+
+
+def test_a_token_that_cannot_be_saved_is_used_from_memory(sim, home, caplog, monkeypatch):
+    tm = _manager(sim, home)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("kisresearch.pipeline.auth.write_private", full)
+    token = tm.token()  # was: the issued token thrown away, and issuance refused after
+    assert token and tm.token() == token and sim.truth()["tokens_issued"] == 1
+    assert "could not save the token" in caplog.text and "No space left" in caplog.text
