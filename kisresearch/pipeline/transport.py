@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 
 from ..errors import BadResponse, ConnectionFailed, RequestTimeout, TransportError, api_error
 from ..observe.logs import RedactingFilter, redact
@@ -157,17 +158,23 @@ class Transport:
         self, method: str, path: str, *, endpoint: str, tr_id: str = "", **kwargs: Any
     ) -> Response:
         started = time.perf_counter()
+        late = f"no answer within {self.timeout:g} s from {path}"
         try:
-            r = self._session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
-        except requests.Timeout as exc:
-            raise _scrubbed(RequestTimeout, f"no answer within {self.timeout:g} s from {path}", exc,
-                            endpoint=endpoint, tr_id=tr_id) from None  # fmt: skip
-        except requests.ConnectionError as exc:
+            r = self._session.request(
+                method, self.base_url + path, timeout=self.timeout, stream=True, **kwargs
+            )
+            content = _body_by(r, started + self.timeout)
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
+            raise _scrubbed(RequestTimeout, late, exc, endpoint=endpoint, tr_id=tr_id) from None
+        except (requests.ConnectionError, urllib3.exceptions.HTTPError) as exc:
             raise _scrubbed(ConnectionFailed, f"connection to {self.base_url} failed", exc,
                             endpoint=endpoint, tr_id=tr_id) from None  # fmt: skip
+        if content is None:
+            raise RequestTimeout(f"{late} (the body was still coming)", endpoint=endpoint,
+                                 tr_id=tr_id)  # fmt: skip
         elapsed = time.perf_counter() - started
         try:
-            body = json.loads(r.content.decode("utf-8"))
+            body = json.loads(content.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             kind = r.headers.get("content-type", "?").split(";")[0]
             raise BadResponse(
@@ -178,6 +185,23 @@ class Transport:
             ) from exc
         body = check_body(body, status=r.status_code, tr_id=tr_id, endpoint=endpoint)
         return Response(r.status_code, body, r.headers.get("tr_cont", ""), elapsed)
+
+
+def _body_by(r: requests.Response, deadline: float) -> bytes | None:
+    """The body, read as it comes; None if it is not all in by ``deadline`` (the socket's
+    timeout bounds each read only: a server sending a few bytes a second never trips it)."""
+    chunks: list[bytes] = []
+    try:
+        while chunk := r.raw.read1(1 << 16, decode_content=True):
+            chunks.append(chunk)
+            if time.perf_counter() > deadline:
+                r.close()  # the connection goes: the rest of the body is still on it
+                return None
+    except BaseException:
+        r.close()
+        raise
+    r.raw.release_conn()  # read whole: the connection goes back to the pool
+    return b"".join(chunks)
 
 
 def _scrubbed(kind: type[E], what: str, cause: Exception, **fields: str) -> E:

@@ -76,6 +76,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before writing
     drop: bool = False  # close the connection instead of answering
+    trickle: float = 0.0  # seconds over which the body is sent, a few bytes at a time
 
 
 def json_reply(status: int, body: Any, **headers: str) -> Reply:
@@ -300,7 +301,11 @@ class Gateway:
         reply = json_reply(status, body, tr_id=tr_id, tr_cont=tr_cont, gt_uid=secrets.token_hex(16))
         if fault == "malformed_json":
             reply = Reply(200, reply.body[: len(reply.body) // 2], headers=reply.headers)
-        elif fault == "slow":
+        elif fault in ("slow", "trickle"):
             faults = self.faults()
-            reply.delay += faults.slow_seconds if faults is not None else 0.0
+            seconds = faults.slow_seconds if faults is not None else 0.0
+            if fault == "slow":
+                reply.delay += seconds
+            else:
+                reply.trickle = seconds
         return reply

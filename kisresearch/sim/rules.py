@@ -34,7 +34,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 REUSE_WINDOW = 6 * 3600.0
-FAULT_KINDS = ("rate_limit", "token_reject", "html_500", "drop", "slow", "malformed_json")
+FAULT_KINDS = (
+    "rate_limit",
+    "token_reject",
+    "html_500",
+    "drop",
+    "slow",
+    "trickle",
+    "malformed_json",
+)
 
 
 @dataclass
@@ -48,6 +56,8 @@ class Faults:
     - ``html_500``: an HTML error page with HTTP 500 (counted: the call reached the server)
     - ``drop``: the connection is closed without an answer (counted)
     - ``slow``: ``slow_seconds`` extra delay before an otherwise normal answer (counted)
+    - ``trickle``: the answer's body sent a few bytes at a time over ``slow_seconds`` (counted;
+      no single read waits long, so only a bound on the whole call catches it)
     - ``malformed_json``: HTTP 200 with the JSON body cut in half (counted)
     """
 
@@ -56,6 +66,7 @@ class Faults:
     html_500: float = 0.0
     drop: float = 0.0
     slow: float = 0.0
+    trickle: float = 0.0
     malformed_json: float = 0.0
     slow_seconds: float = 15.0
 

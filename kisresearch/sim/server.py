@@ -142,7 +142,17 @@ class _Handler(BaseHTTPRequestHandler):
             head.append("connection: close")
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
         try:
-            self.wfile.write(data)
+            if reply.trickle <= 0:
+                self.wfile.write(data)
+                return
+            cut = len(data) - len(reply.body)
+            self.wfile.write(data[:cut])
+            pieces = max(1, len(reply.body) // 8)
+            for i in range(pieces):
+                self.wfile.write(reply.body[i * 8 : (i + 1) * 8 if i < pieces - 1 else None])
+                self.wfile.flush()
+                if not self._sleep(reply.trickle / pieces):
+                    return
         except OSError:
             self.close_connection = True
 

@@ -451,3 +451,23 @@ def test_no_secret_leaks_from_a_faulted_run(home, tmp_path, caplog):
     for i, text in enumerate(texts + logs):
         for what, secret in secrets.items():
             assert secret not in text, f"the {what} appears in text #{i}: {text[:300]!r}"
+
+
+def test_a_body_trickling_past_the_timeout_is_cut_at_the_timeout(home):
+    import time
+
+    from kisresearch.pipeline.retry import RetryPolicy
+
+    trickle = Faults(trickle=1.0, slow_seconds=12.0)  # each read waits well under 1 s
+    once = RetryPolicy(max_attempts=1)
+    with (
+        Simulator(rate=200, faults=trickle) as sim,
+        kr.KIS(simulator=sim, progress=False, timeout=1.0, retry=once) as kis,
+    ):
+        started = time.monotonic()
+        df = kis.quotes(["005930"], detail=True)
+        took = time.monotonic() - started
+    # was: the socket timeout bounded each read only, and the call took the 12 s
+    assert df.loc["005930", "error"].startswith("RequestTimeout: no answer within 1 s")
+    assert "the body was still coming" in df.loc["005930", "error"]
+    assert took < 6.0
