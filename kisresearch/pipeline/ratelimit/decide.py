@@ -270,6 +270,20 @@ def decide(
     return new, start - now
 
 
+BUSY = 0.9
+"""A rejection counts as overload only if the store's sharers started at least this share of
+the window's calls in the window before it."""
+
+
+def busy(state: LimiterState, now: float, cfg: LimiterConfig) -> bool:
+    """PURE: were this store's sharers near the limit when a rejection came? If not, slowing
+    down cannot help: the answer was spurious (a 20% rate of them held the adaptive rate at
+    its floor: 39 s for an 8-s pull), or another client on the key sent the excess (the stats
+    warn about that)."""
+    recent = sum(1 for s in state.starts if now - cfg.guard_window < s <= now)
+    return recent >= BUSY * cfg.guard_limit
+
+
 def penalize(state: LimiterState, now: float, cfg: LimiterConfig) -> LimiterState:
     """PURE: a rejection was seen: multiply the rate by ``decrease`` (at most once a period)."""
     if not cfg.adaptive:

@@ -16,6 +16,7 @@ from ...timebase import SYSTEM_CLOCK, Clock
 from .decide import (
     LimiterConfig,
     LimiterState,
+    busy,
     decide,
     effective_rate,
     penalize,
@@ -74,11 +75,15 @@ class Limiter:
 
         def slow(state: LimiterState | None, now: float) -> tuple[LimiterState, float | None]:
             old = state or LimiterState()
+            if not busy(old, now, cfg):  # far under the limit: slowing down cannot help
+                return old, -1.0
             new = penalize(old, now, cfg)
             return new, None if new is old else effective_rate(new, now, cfg)
 
         rate = self.store.update(slow)
-        if rate is not None:
+        if rate == -1.0:
+            log.debug("rate limited by the server while far under the limit: pace kept")
+        elif rate is not None:
             log.info("rate limited by the server: pacing at %.2f calls per %g s", rate, cfg.period)
 
     @property

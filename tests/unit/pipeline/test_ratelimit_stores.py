@@ -157,6 +157,8 @@ def test_on_rate_limited_slows_down_and_logs(
 ) -> None:
     limiter = Limiter(REAL, MemoryStore(clock), clock=clock)  # type: ignore[arg-type]
     assert limiter.current_rate == pytest.approx(19.4)
+    for _ in range(20):  # a window's calls: a rejection now is overload
+        limiter.acquire()
     with caplog.at_level(logging.INFO, logger="kisresearch.ratelimit"):
         limiter.on_rate_limited()
         limiter.on_rate_limited()  # same period: counted once
@@ -164,6 +166,19 @@ def test_on_rate_limited_slows_down_and_logs(
     assert len([r for r in caplog.records if "rate limited" in r.getMessage()]) == 1
     limiter.acquire()
     assert limiter.acquire() == pytest.approx(1 / 9.7, abs=1e-6)
+
+
+def test_a_rejection_far_under_the_limit_keeps_the_pace(
+    clock: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    limiter = Limiter(REAL, MemoryStore(clock), clock=clock)  # type: ignore[arg-type]
+    for _ in range(5):  # a quarter of the window: KIS's EGW00201 cannot be about this pace
+        limiter.acquire()
+    with caplog.at_level(logging.DEBUG, logger="kisresearch.ratelimit"):
+        limiter.on_rate_limited()
+    # was: halved on every such answer; 20% spurious ones held the rate at its floor
+    assert limiter.current_rate == pytest.approx(19.4)
+    assert "far under the limit: pace kept" in caplog.text
 
 
 def test_limiter_defaults_to_a_memory_store_and_closes() -> None:
@@ -370,6 +385,8 @@ def test_redis_penalty_is_shared(redis_url: str, redis_key: str) -> None:
     first = Limiter(REAL, RedisStore(redis_url, redis_key))
     second = Limiter(REAL, RedisStore(redis_url, redis_key))
     assert second.current_rate == pytest.approx(19.4)
+    for _ in range(20):  # a window's calls: a rejection now is overload
+        first.acquire()
     first.on_rate_limited()
     assert second.current_rate == pytest.approx(9.7, abs=0.1)
     first.close()
