@@ -190,7 +190,7 @@ class KIS(
         )
         spec = limiter if limiter is not None else env_str("KIS_LIMITER")
         self.limiter = make_limiter(
-            spec, self.limiter_config, key_id=creds.key_id(base_url), home=self.home, clock=clock
+            spec, self.limiter_config, key_id=creds.key_id(base_url), clock=clock
         )
         self.stats = StatsManager(clock=clock, limit=self.limiter_config.rate)
         self.transport = Transport(base_url, timeout=timeout, pool_size=max(workers, 8))

@@ -81,6 +81,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.delenv(name)
     folder = tmp_path / "kishome"
     monkeypatch.setenv("KIS_HOME", str(folder))
+    monkeypatch.setenv("KIS_LIMITER_DIR", str(tmp_path / "limiters"))  # machine-wide otherwise
     return folder
 
 

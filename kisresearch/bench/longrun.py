@@ -5,6 +5,7 @@ overhead, and the soak. See :mod:`kisresearch.bench.scenarios` for the conventio
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -167,7 +168,7 @@ def overhead(b: Bench) -> list[ScenarioResult]:
     acquire: dict[str, float] = {}
     cfg = LimiterConfig.for_env("real")
     for store in ("memory", "file"):
-        lim = make_limiter(store, cfg, key_id="bench", home=b.home("limiter"))
+        lim = make_limiter(store, cfg, key_id=f"bench-{os.getpid()}")
         assert isinstance(lim, Limiter)
         update = lim.store.update
         reps = 2000

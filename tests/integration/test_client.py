@@ -9,6 +9,7 @@ import pytest
 
 import kisresearch as kr
 from kisresearch.errors import ConfigError
+from kisresearch.pipeline.ratelimit.limiter import machine_dir
 from tests.conftest import SimClock, to_quiet
 
 
@@ -160,8 +161,20 @@ def test_limiter_and_token_files_are_per_server(home):
         assert a.auth.path != b.auth.path  # same key, two servers
         a.quotes("005930")
         b.quotes("005930")
-        names = sorted(p.name for p in home.iterdir() if p.name.startswith("limiter-"))
+        folder = machine_dir()
+        names = sorted(p.name for p in folder.iterdir() if p.name.startswith("limiter-"))
     assert len(names) == 2
+
+
+def test_clients_with_different_toolkit_folders_share_one_limiter(sim, tmp_path):
+    # was: each folder had its own limiter state, and two of them on one key went over
+    with (
+        kr.KIS(simulator=sim, home=tmp_path / "a", progress=False) as a,
+        kr.KIS(simulator=sim, home=tmp_path / "b", progress=False) as b,
+    ):
+        assert a.home != b.home and a.limiter.store.path == b.limiter.store.path
+        a.quotes(["005930"], detail=True)
+        assert b.limiter.store.path.read_text() == a.limiter.store.path.read_text()
 
 
 def test_simulator_time_is_the_clients_time(home):

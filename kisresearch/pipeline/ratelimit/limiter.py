@@ -5,12 +5,15 @@ The design and its maths are in the package docstring (:mod:`kisresearch.pipelin
 
 from __future__ import annotations
 
+import getpass
 import logging
 import math
+import os
 import re
+import tempfile
 from pathlib import Path
 
-from ...config import toolkit_dir
+from ...config import env_str, private_dir
 from ...errors import ConfigError
 from ...timebase import SYSTEM_CLOCK, Clock
 from .decide import (
@@ -143,17 +146,30 @@ class NullLimiter:
 _OFF = {"off", "false", "0", "no"}
 
 
+def machine_dir() -> Path:
+    """The folder for this user's limiter state on this machine, owner-only: every toolkit
+    folder shares it (``KIS_LIMITER_DIR``, else ``kisresearch-<user>`` in the system's
+    temporary folder). Two toolkit folders each with its own state on one key went over the
+    limit: 20 rejections per 200 calls."""
+    folder = env_str("KIS_LIMITER_DIR")
+    if folder is None:
+        user = str(os.getuid()) if hasattr(os, "getuid") else getpass.getuser()
+        folder = os.path.join(tempfile.gettempdir(), f"kisresearch-{user}")
+    return private_dir(folder, "limiter folder")
+
+
 def make_limiter(
     spec: str | bool | None,
     cfg: LimiterConfig,
     *,
     key_id: str,
-    home: Path,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Limiter | NullLimiter:
     """Build the limiter named by ``spec`` (the ``limiter=`` argument or ``KIS_LIMITER``).
 
-    ``None``/``"file"`` (default): a :class:`FileStore` at ``home / "limiter-<key_id>.json"``;
+    ``None``/``"file"`` (default): a :class:`FileStore` at ``limiter-<key_id>.json`` in
+    :func:`machine_dir` (one per user and machine, whatever the toolkit folder: processes with
+    different ``home=`` on one key share it; other users of the key need Redis);
     ``"memory"``: this process only; ``"redis://host:port/db"``: a :class:`RedisStore` keyed
     ``kisresearch:limiter:<key_id>``; ``False``/``"off"``: a :class:`NullLimiter`.
     ``key_id`` is a hash of the app key, never the key itself.
@@ -164,7 +180,7 @@ def make_limiter(
     if name is False or name in _OFF:
         return NullLimiter(cfg)
     if name is None or name is True or name == "file":
-        path = toolkit_dir(home) / f"limiter-{key_id}.json"
+        path = machine_dir() / f"limiter-{key_id}.json"
         return Limiter(cfg, FileStore(path, clock), clock=clock)
     if name == "memory":
         return Limiter(cfg, MemoryStore(clock), clock=clock)

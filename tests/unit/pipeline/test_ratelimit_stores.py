@@ -33,6 +33,7 @@ from kisresearch.pipeline.ratelimit import (
     decide,
     make_limiter,
 )
+from kisresearch.pipeline.ratelimit.limiter import machine_dir
 
 T0 = 1_700_000_000.0
 REAL = LimiterConfig(rate=20)
@@ -430,25 +431,26 @@ def test_unreachable_redis_is_a_config_error_without_the_password() -> None:
 # -- make_limiter -------------------------------------------------------------------------------
 
 
-def test_make_limiter_default_is_a_file_in_the_toolkit_folder(home: Path) -> None:
+def test_make_limiter_default_is_a_file_in_the_machine_wide_folder(home: Path) -> None:
     for spec in (None, "file", True):
-        limiter = make_limiter(spec, REAL, key_id="abc123", home=home)
+        limiter = make_limiter(spec, REAL, key_id="abc123")
         assert isinstance(limiter, Limiter) and isinstance(limiter.store, FileStore)
-        assert limiter.store.path == home / "limiter-abc123.json"
-    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert limiter.store.path == machine_dir() / "limiter-abc123.json"
+    assert not str(machine_dir()).startswith(str(home))  # not in the toolkit folder
+    assert stat.S_IMODE(machine_dir().stat().st_mode) == 0o700
 
 
 def test_make_limiter_memory_and_off(home: Path, clock: object) -> None:
-    limiter = make_limiter("memory", REAL, key_id="abc", home=home, clock=clock)  # type: ignore[arg-type]
+    limiter = make_limiter("memory", REAL, key_id="abc", clock=clock)  # type: ignore[arg-type]
     assert isinstance(limiter, Limiter) and isinstance(limiter.store, MemoryStore)
     for spec in (False, "off", "OFF"):
-        assert isinstance(make_limiter(spec, REAL, key_id="abc", home=home), NullLimiter)
+        assert isinstance(make_limiter(spec, REAL, key_id="abc"), NullLimiter)
     assert not home.exists()  # nothing written unless a file store was asked for
 
 
 @pytest.mark.redis
 def test_make_limiter_redis_key_uses_the_key_id(home: Path, redis_url: str) -> None:
-    limiter = make_limiter(redis_url, REAL, key_id="abc123", home=home)
+    limiter = make_limiter(redis_url, REAL, key_id="abc123")
     assert isinstance(limiter, Limiter) and isinstance(limiter.store, RedisStore)
     assert limiter.store.key == "kisresearch:limiter:abc123"
     limiter.close()
@@ -460,7 +462,7 @@ def test_make_limiter_redis_key_uses_the_key_id(home: Path, redis_url: str) -> N
 )
 def test_make_limiter_unknown_spec(home: Path, spec: str, shown: str, hidden: str | None) -> None:
     with pytest.raises(ConfigError) as info:
-        make_limiter(spec, REAL, key_id="abc", home=home)
+        make_limiter(spec, REAL, key_id="abc")
     assert shown in str(info.value)
     if hidden:
         assert hidden not in str(info.value)
@@ -468,5 +470,5 @@ def test_make_limiter_unknown_spec(home: Path, spec: str, shown: str, hidden: st
 
 def test_make_limiter_refuses_a_key_id_that_is_not_a_hash(home: Path) -> None:
     with pytest.raises(ConfigError, match="key_id") as info:
-        make_limiter("memory", REAL, key_id="PSabc/../x", home=home)
+        make_limiter("memory", REAL, key_id="PSabc/../x")
     assert "PSabc" not in str(info.value)
