@@ -100,13 +100,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A real redis-server started for the session (the binary must be installed)."""
+def start_redis(port: int) -> subprocess.Popen[bytes]:
+    """A real redis-server on ``port``, answering (the binary must be installed)."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed; .ci/run installs the Debian package")
-    port = _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -116,12 +114,18 @@ def redis_url() -> Iterator[str]:
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
+                return proc
         except OSError:
             time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("redis-server did not start")
+    proc.kill()
+    pytest.fail("redis-server did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server started for the session."""
+    port = _free_port()
+    proc = start_redis(port)
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:

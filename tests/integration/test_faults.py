@@ -471,3 +471,36 @@ def test_a_body_trickling_past_the_timeout_is_cut_at_the_timeout(home):
     assert df.loc["005930", "error"].startswith("RequestTimeout: no answer within 1 s")
     assert "the body was still coming" in df.loc["005930", "error"]
     assert took < 6.0
+
+
+@pytest.mark.redis
+def test_a_redis_blip_mid_pull_loses_no_row_and_causes_no_rejection(home, caplog):
+    from tests.conftest import _free_port, start_redis
+
+    port = _free_port()
+    redis = start_redis(port)
+    codes = kr.universe()["code"].tolist()[:120]
+    try:
+        with (
+            Simulator(profile="real") as sim,
+            kr.KIS(simulator=sim, progress=False, limiter=f"redis://127.0.0.1:{port}/0") as kis,
+        ):
+            pulled: list[pd.DataFrame] = []
+            pull = threading.Thread(target=lambda: pulled.append(kis.quotes(codes, detail=True)))
+            with caplog.at_level(logging.WARNING, logger="kisresearch.ratelimit"):
+                pull.start()
+                time.sleep(1.0)
+                redis.terminate()  # Redis goes away for 3 s in the middle of the pull
+                redis.wait(10)
+                time.sleep(3.0)
+                redis = start_redis(port)
+                pull.join(120)
+            truth = sim.truth()
+    finally:
+        redis.terminate()
+        redis.wait(10)
+    # was: 231 of 400 symbols failed within a second with redis.ConnectionError in `error`
+    df = pulled[0]
+    assert df["error"].isna().all() and len(df) == len(codes)
+    assert truth["rejected"] == 0
+    assert "does not answer" in caplog.text and "answers again: pacing shared" in caplog.text

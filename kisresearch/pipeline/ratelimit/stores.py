@@ -10,6 +10,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -32,6 +33,7 @@ class LimiterStore(Protocol):
     def close(self) -> None: ...
 
 
+RETRY_SHARED = 1.0  # seconds between tries of a Redis that did not answer
 DOUBT_WAIT = 1.0  # seconds (KIS's window): what unreadable state costs the next call
 
 
@@ -67,6 +69,10 @@ class MemoryStore:
         with self._lock:
             self._state, result = fn(self._state, self._clock.now())
             return result
+
+    @property
+    def state(self) -> LimiterState | None:
+        return self._state
 
     def close(self) -> None:
         pass
@@ -157,6 +163,11 @@ class RedisStore:
     and the Redis server's ``TIME`` (so machines with skewed clocks agree on ``now``), the
     other writes the new state only if the key still holds what was read; a caller that lost
     the race decides again. The key expires ``ttl`` seconds after its last reservation.
+
+    While Redis does not answer (a restart, a network blip), the limiter paces on a local
+    store at half its rate (each call takes two local slots: the other sharers are left the
+    rest), says so once in a warning, and tries Redis again every :data:`RETRY_SHARED`
+    seconds: a blip delays calls, it fails none.
     """
 
     def __init__(self, url: str, key: str, *, ttl: float = 3600.0, timeout: float = 5.0) -> None:
@@ -185,12 +196,51 @@ class RedisStore:
             ) from None
         self._read = self._client.register_script(_READ)
         self._cas = self._client.register_script(_CAS)
+        self._down: tuple[type[Exception], ...] = (redis.ConnectionError, redis.TimeoutError,
+                                                   OSError)  # fmt: skip
+        self._local = MemoryStore()
+        self._local_until = 0.0  # monotonic time until which Redis is not tried
+        self._lost = False  # Redis did not answer the last try
+        self._lock = threading.Lock()
 
     def update(self, fn: Callable[[LimiterState | None, float], tuple[LimiterState, T]]) -> T:
+        if time.monotonic() >= self._local_until:
+            # back from local pacing, Redis may have lost the key (a restart): our own calls
+            # of the last window stand in for it
+            seed = self._local.state if self._lost else None
+            try:
+                result = self._shared(fn, seed)
+            except self._down as exc:
+                with self._lock:
+                    self._local_until = time.monotonic() + RETRY_SHARED
+                    first, self._lost = not self._lost, True
+                if first:  # the window's calls may have just gone out: start a window late
+                    self._local.update(lambda _, now: (LimiterState(tat=now + DOUBT_WAIT), None))
+                    why = type(exc).__name__
+                    log.warning("Redis at %s does not answer (%s): pacing at half the rate "
+                                "on this process until it does", self.where, why)  # fmt: skip
+            else:
+                if self._lost:
+                    with self._lock:
+                        self._lost = False
+                    log.warning("Redis at %s answers again: pacing shared", self.where)
+                return result
+
+        def twice(state: LimiterState | None, now: float) -> tuple[LimiterState, T]:
+            half, _ = fn(state, now)  # the first slot is left unused: half the pace
+            return fn(half, now)
+
+        return self._local.update(twice)
+
+    def _shared(
+        self,
+        fn: Callable[[LimiterState | None, float], tuple[LimiterState, T]],
+        seed: LimiterState | None = None,
+    ) -> T:
         while True:
             raw, (seconds, micros) = self._read(keys=[self.key])
             now = int(seconds) + int(micros) / 1e6
-            state = _load(raw, f"Redis key {self.key!r} at {self.where}", now)
+            state = _load(raw, f"Redis key {self.key!r} at {self.where}", now) or seed
             new, result = fn(state, now)
             if new is state:
                 return result
