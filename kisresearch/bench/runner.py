@@ -33,13 +33,24 @@ from typing import Any, TextIO
 from .._version import __version__
 from .longrun import history, overhead, soak
 from .report import ScenarioResult, chart, print_table, write_json
-from .scenarios import Bench, compare, detail, multi100, paper, processes, spurious, universe
+from .scenarios import (
+    Bench,
+    compare,
+    detail,
+    faults,
+    multi100,
+    paper,
+    processes,
+    spurious,
+    universe,
+)
 from .server import SimProcess, scenario_keys
 from .store import store
 
 SCENARIOS: dict[str, tuple[Callable[[Bench], list[ScenarioResult]], tuple[str, ...]]] = {
     "detail": (detail, ("detail",)),
     "spurious": (spurious, ("spurious",)),
+    "faults": (faults, ("faults",)),
     "processes": (processes, ("processes-file", "processes-redis")),
     "paper": (paper, ("paper",)),
     "multi100": (multi100, ("multi100",)),

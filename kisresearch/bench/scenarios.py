@@ -186,6 +186,46 @@ def spurious(b: Bench) -> list[ScenarioResult]:
     return [scenario_result("spurious", title, REAL, truth, figures=figures, client=client)]
 
 
+def faults(b: Bench) -> list[ScenarioResult]:
+    """Detail quotes under each fault the simulator can play, one kind at a time, by one
+    client (timeout 1.5 s; slow and trickling answers take 3 s): rows delivered, tokens
+    issued, the server's rejections and the wall time of each."""
+    from ..sim import Faults
+
+    n = 30 if b.quick else 100
+    runs = {
+        "HTML 500": Faults(html_500=0.05),
+        "dropped connection": Faults(drop=0.03),
+        "slow answer": Faults(slow=0.03, slow_seconds=3.0),
+        "trickling body": Faults(trickle=0.03, slow_seconds=3.0),
+        "broken JSON": Faults(malformed_json=0.03),
+        "spurious EGW00201": Faults(rate_limit=0.05),
+        "token rejected": Faults(token_reject=0.02),
+    }
+    figures: list[Figure] = []
+    b.sim.reset()
+    try:
+        with b.client("faults", timeout=1.5) as kis:
+            kis.auth.token()
+            for label, fault in runs.items():
+                b.sim.reset_truth()
+                b.sim.faults = fault
+                t0 = time.perf_counter()
+                df = kis.quotes(b.codes[:n], detail=True)
+                wall = time.perf_counter() - t0
+                truth = b.sim.truth()
+                figures += [
+                    count_figure(f"{label}: rows lost", n - rows_ok(df)),
+                    count_figure(f"{label}: tokens issued", truth["tokens_issued"], "==", 0),
+                    count_figure(f"{label}: server rejections", truth["rejected"], None, None),
+                    time_figure(f"{label}: wall time", wall),
+                ]
+    finally:
+        b.sim.faults = None
+    title = f"{n} detail quotes under each fault, one kind at a time"
+    return [scenario_result("faults", title, REAL, None, figures=figures)]
+
+
 # -- 2. three processes on one key ---------------------------------------------------------
 
 
