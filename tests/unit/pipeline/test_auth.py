@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from kisresearch.config import Credentials, toolkit_dir
 from kisresearch.pipeline.auth import TokenManager
 from kisresearch.pipeline.transport import Transport
@@ -155,13 +157,32 @@ def test_a_server_rejecting_every_token_gets_two_tokens_then_a_clear_error(home)
     assert not issubclass(TokenRejected, kr.errors.APIError)  # not a server answer: no retry
 
 
-def test_a_token_that_cannot_be_saved_is_used_from_memory(sim, home, caplog, monkeypatch):
-    tm = _manager(sim, home)
+@pytest.fixture
+def full_folder(tmp_path):
+    """A folder on a real filesystem with no space left: a 64 KiB tmpfs, filled."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                          capture_output=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root with CAP_SYS_ADMIN: no full disk here")
+    try:
+        fd = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"x" * 4096):
+                pass
+        except OSError:  # ENOSPC: full
+            pass
+        finally:
+            os.close(fd)
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
 
-    def full(*args, **kwargs):
-        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("kisresearch.pipeline.auth.write_private", full)
+def test_a_token_that_cannot_be_saved_is_used_from_memory(sim, full_folder, caplog):
+    creds = Credentials(sim.app_key, sim.app_secret, sim.account)
+    tm = TokenManager(Transport(sim.base_url), creds, full_folder)
     token = tm.token()  # was: the issued token thrown away, and issuance refused after
     assert token and tm.token() == token and sim.truth()["tokens_issued"] == 1
     assert "could not save the token" in caplog.text and "No space left" in caplog.text
