@@ -189,7 +189,12 @@ def spurious(b: Bench) -> list[ScenarioResult]:
 def faults(b: Bench) -> list[ScenarioResult]:
     """Detail quotes under each fault the simulator can play, one kind at a time, by one
     client (timeout 1.5 s; slow and trickling answers take 3 s): rows delivered, tokens
-    issued, the server's rejections and the wall time of each."""
+    issued, the server's rejections and the wall time of each; and the secrets (app key and
+    secret, token, account number) found in everything logged at DEBUG, the toolkit's and its
+    dependencies', and in the error cells: none."""
+    import io
+    import logging
+
     from ..sim import Faults
 
     n = 30 if b.quick else 100
@@ -204,9 +209,17 @@ def faults(b: Bench) -> list[ScenarioResult]:
     }
     figures: list[Figure] = []
     b.sim.reset()
+    seen = io.StringIO()
+    handler = logging.StreamHandler(seen)
+    root = logging.getLogger()
+    level, root.level = root.level, logging.DEBUG
+    root.addHandler(handler)
+    errors: list[str] = []
     try:
         with b.client("faults", timeout=1.5) as kis:
-            kis.auth.token()
+            cred = kis.pipeline.credentials
+            secrets = [kis.auth.token(), cred.app_key, cred.app_secret]
+            secrets += [str(cred.account or "").replace("-", "")[:8]] * bool(cred.account)
             for label, fault in runs.items():
                 b.sim.reset_truth()
                 b.sim.faults = fault
@@ -214,6 +227,7 @@ def faults(b: Bench) -> list[ScenarioResult]:
                 df = kis.quotes(b.codes[:n], detail=True)
                 wall = time.perf_counter() - t0
                 truth = b.sim.truth()
+                errors += [str(e) for e in df["error"].dropna()]
                 figures += [
                     count_figure(f"{label}: rows lost", n - rows_ok(df)),
                     count_figure(f"{label}: tokens issued", truth["tokens_issued"], "==", 0),
@@ -222,6 +236,11 @@ def faults(b: Bench) -> list[ScenarioResult]:
                 ]
     finally:
         b.sim.faults = None
+        root.removeHandler(handler)
+        root.level = level
+    shown = seen.getvalue() + "\n".join(errors)
+    found = sum(shown.count(x) for x in secrets if x)
+    figures.append(count_figure(f"secrets in {len(shown):,} characters of logs and errors", found))
     title = f"{n} detail quotes under each fault, one kind at a time"
     return [scenario_result("faults", title, REAL, None, figures=figures)]
 
