@@ -171,6 +171,11 @@ class ItemCancelled(KISError, CancelledError):
         self.index = index
 
 
+class NotCached(KISError):
+    """Internal: a cache-only try (the pipeline's pass before its pool) met an answer the
+    cache does not hold; the item then goes to the pool. Never reaches a caller."""
+
+
 class BatchInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a run. ``outcomes`` holds one outcome per item, in item order: what
     finished, and :class:`ItemCancelled` errors for the rest."""

@@ -9,6 +9,7 @@ one and only wires it.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,17 @@ from typing import Any
 import pandas as pd
 
 from ..config import Credentials
-from ..errors import NOT_FOUND, APIError, KISError, NotFound, RateLimited, TokenInvalid
+from ..errors import (
+    NOT_FOUND,
+    APIError,
+    BatchInterrupted,
+    ItemCancelled,
+    KISError,
+    NotCached,
+    NotFound,
+    RateLimited,
+    TokenInvalid,
+)
 from ..observe.stats import StatsManager
 from ..plan import endpoints as ep
 from ..timebase import Clock, kst
@@ -44,6 +55,9 @@ class Fetched:
 
 
 Pager = Callable[[Response], Request | None]
+
+COLD_AFTER = 16  # items in a row the cache lacks before a pull is taken as cold
+_CACHE_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("cache_only", default=False)
 
 
 @dataclass(eq=False)
@@ -128,10 +142,13 @@ class Pipeline:
         """
         cache = self.cache if use_cache else None
         key = cache.key(self.namespace, endpoint.name, params) if cache is not None else ""
+        cache_only = _CACHE_ONLY.get()
         if cache is not None and not refresh:
-            hit = cache.get(key, endpoint=endpoint.name)
+            hit = cache.get(key, endpoint=endpoint.name, count_miss=not cache_only)
             if hit is not None:
                 return Fetched(hit.payload, True, hit.fetched_at)
+        if cache_only:
+            raise NotCached(endpoint.name)
         request: Request | None = endpoint.request(self.env, params)
         body: dict[str, Any] = {}
         while request is not None:
@@ -157,7 +174,44 @@ class Pipeline:
     def run(
         self, items: Sequence[Any], fn: Callable[[Any], Any], desc: str, progress: bool | None
     ) -> list[Outcome]:
-        return self.runner.run(items, fn, desc=desc, progress=progress)
+        """``fn`` on every item, one :class:`Outcome` each, in order. With the cache on, the
+        items are first tried here from the cache alone (one thread, no pool): those it holds
+        whole are done at once, the rest go to the runner's pool. A warm pull of 100 detail
+        quotes spent 65 ms putting cache reads through 100 futures. After
+        :data:`COLD_AFTER` misses in a row the trying stops: a cold pull loses no time to it."""
+        if self.cache is None or len(items) < 2:
+            return self.runner.run(items, fn, desc=desc, progress=progress)
+        done: dict[int, Outcome] = {}
+
+        def whole() -> list[Outcome]:
+            return [done.get(i) or Outcome(x, None, ItemCancelled("interrupted", index=i))
+                    for i, x in enumerate(items)]  # fmt: skip
+
+        missed = 0
+        try:
+            for i, item in enumerate(items):
+                if missed >= COLD_AFTER:
+                    break
+                token = _CACHE_ONLY.set(True)
+                try:
+                    done[i] = Outcome(item, fn(item), None, 0.0)
+                    missed = 0
+                except NotCached:
+                    missed += 1
+                except Exception as exc:  # the item's outcome, as the pool would give it
+                    done[i] = Outcome(item, None, exc, 0.0)
+                finally:
+                    _CACHE_ONLY.reset(token)
+        except KeyboardInterrupt:
+            raise BatchInterrupted(whole()) from None
+        rest = [i for i in range(len(items)) if i not in done]
+        try:
+            pooled = self.runner.run([items[i] for i in rest], fn, desc=desc, progress=progress)
+        except BatchInterrupted as exc:
+            done.update(zip(rest, exc.outcomes, strict=True))
+            raise BatchInterrupted(whole()) from None
+        done.update(zip(rest, pooled, strict=True))
+        return whole()
 
     def provenance(
         self,

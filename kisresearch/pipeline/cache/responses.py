@@ -178,9 +178,12 @@ class ResponseCache:
         """See :func:`cache_key`."""
         return cache_key(namespace, endpoint, params)
 
-    def get(self, key: str, *, endpoint: str) -> CachedEntry | None:
-        """The fresh entry for ``key``, or ``None``; counts a hit or miss for ``endpoint``."""
+    def get(self, key: str, *, endpoint: str, count_miss: bool = True) -> CachedEntry | None:
+        """The fresh entry for ``key``, or ``None``; counts a hit or (``count_miss``) a miss
+        for ``endpoint``."""
         entry = self._read(key)
+        if entry is None and not count_miss:
+            return None
         with self._lock:
             (self._hits if entry is not None else self._misses)[endpoint] += 1
         hook = self.on_event
