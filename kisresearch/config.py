@@ -85,16 +85,22 @@ def private_dir(path: str | os.PathLike[str], what: str, access: int = os.W_OK) 
     return folder
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically to ``path`` with mode 0600 (never readable by others)."""
+def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Write ``data`` atomically to ``path`` with mode 0600 (never readable by others);
+    ``sync=False`` skips the fsync (enough to outlive the process, not the machine)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            os.write(fd, data)
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
@@ -159,7 +160,7 @@ def _daily(
         close = q.index.map(held_close).to_numpy(dtype=float)
         base = q["base_price"].to_numpy(dtype=float, na_value=float("nan"))
         usable = q["error"].isna().to_numpy() & q["price"].notna().to_numpy()
-        usable &= abs(base - close) <= pd.Series(TOLERANCE * close).clip(lower=2.0).to_numpy()
+        usable &= abs(base - close) <= np.maximum(TOLERANCE * close, 2.0)
         by_quote: list[str] = []
         for code, ok in zip(q.index, usable, strict=True):
             if ok:

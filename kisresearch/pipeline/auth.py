@@ -33,8 +33,6 @@ ISSUE_INTERVAL = 60.0  # KIS: one issuance per minute per app key
 REFRESH_MARGIN = 600.0  # treat a token as expired this long before it really is
 MAX_THROTTLE_WAITS = 3
 MAX_REJECTED = 2  # tokens rejected in a row before no more are issued
-
-
 TOKEN_LIFE = 86_400.0  # KIS: a token lasts 24 h
 CLOCK_SKEW = 5.0  # seconds a state file's times may run ahead of this clock
 

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..config import write_private
 from . import spans as sp
 
 log = logging.getLogger("kisresearch.store")
@@ -138,15 +139,7 @@ def write_entry(path: Path, entry: dict[str, object]) -> None:
     """A journal entry (JSON), written atomically and owner-only. Not synced to disk: it only
     has to outlive the process (``kill -9``), not the machine; the files it is merged into are."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, separators=(",", ":")))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_private(path, json.dumps(entry, separators=(",", ":")).encode(), sync=False)
 
 
 def read_entry(path: Path) -> dict[str, Any] | None:

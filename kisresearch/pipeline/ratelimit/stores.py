@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from ...config import write_private
 from ...errors import ConfigError
 from ...timebase import SYSTEM_CLOCK, Clock
 from .decide import MAX_AHEAD, LimiterState
@@ -115,14 +116,8 @@ class FileStore:
                 raw = b""
             state = _load(raw, str(self.path), now)
             new, result = fn(state, now)
-            if new is not state:
-                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-                out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                try:
-                    os.write(out, new.to_json().encode())
-                finally:
-                    os.close(out)
-                os.replace(tmp, self.path)
+            if new is not state:  # whole, under the lock; no fsync: a state lives a second
+                write_private(self.path, new.to_json().encode(), sync=False)
             return result
         finally:
             os.close(fd)
