@@ -15,10 +15,13 @@ how many run at once, in which batches, and what to do when one hangs or the use
 - A runner-wide semaphore bounds the calls in flight (``max_in_flight``, default ``workers``),
   across concurrent runs too; a run submits an item only when one of its slots frees up, so the
   pool's queue never holds a whole batch.
-- Items go in batches with ``pause`` seconds (on the injected clock) between them. The batch size
-  adapts (:class:`AdaptiveSize`): it grows after a clean, steady batch and halves after one with
-  many errors or a latency jump. Every batch is logged at DEBUG on
-  ``kisresearch.pipeline.batch``, kept in :attr:`BatchRunner.history` and passed to ``on_batch``.
+- Items go in one stream, with no barrier: an item starts as soon as a slot frees, so the
+  pipeline never drains between batches. Batches are windows over the stream, with ``pause``
+  seconds (on the injected clock) before each window's first item. The batch size adapts
+  (:class:`AdaptiveSize`): it grows after a clean, steady batch and halves after one with many
+  errors or a latency jump; a new size bounds the calls in flight at once and sizes the next
+  window to open. Every batch is logged at DEBUG on ``kisresearch.pipeline.batch`` once its
+  last outcome is in, kept in :attr:`BatchRunner.history` and passed to ``on_batch``.
 - A call that runs longer than ``timeout`` gets an :class:`ItemTimeout` outcome and the run moves
   on. Threads cannot be killed: the call keeps its thread and its slot until it returns (the
   transport's own HTTP timeout bounds that). The inline single call has no such timeout.
@@ -202,6 +205,19 @@ def _shutdown(pool: ThreadPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+class _Window:
+    """One batch of a pooled run: items ``[start, stop)``, opened with ``size`` in force."""
+
+    __slots__ = ("began", "index", "size", "slice", "wall")
+
+    def __init__(self, index: int, start: int, stop: int, size: int, clock: Clock) -> None:
+        self.index = index
+        self.slice = slice(start, stop)
+        self.size = size
+        self.wall = clock.now()
+        self.began = time.perf_counter()
+
+
 class _Run:
     """The state of one run, kept in one place so that an interrupt can settle it."""
 
@@ -210,6 +226,7 @@ class _Run:
         self.desc = desc
         self.bar = bar
         self.outcomes: list[Outcome[Any, Any] | None] = [None] * len(seq)
+        self.settled = [0.0] * len(seq)  # time.perf_counter() when each outcome came in
         self.active: dict[int, _Task] = {}  # submitted, not settled
         self.errors = 0
 
@@ -368,41 +385,52 @@ class BatchRunner:
         self._record(run.desc, 0, wall, 1, [outcome], outcome.seconds, None, adapt=False)
 
     def _run_pooled(self, run: _Run, fn: Callable[[Any], Any]) -> None:
-        pool = self._ensure_pool()
-        start, index, previous = 0, 0, None
-        while start < len(run.seq):
-            if index and self.pause > 0:
-                self.clock.sleep(self.pause)
-            size = self._size
-            stop = min(len(run.seq), start + size)
-            wall, began = self.clock.now(), time.perf_counter()
-            self._drive(run, pool, fn, range(start, stop))
-            done = [o for o in run.outcomes[start:stop] if o is not None]
-            seconds = time.perf_counter() - began
-            previous = self._record(run.desc, index, wall, size, done, seconds, previous).median
-            start, index = stop, index + 1
+        """One stream: an item is submitted as soon as a slot frees, whatever batch it is in.
 
-    def _drive(
-        self, run: _Run, pool: ThreadPoolExecutor, fn: Callable[[Any], Any], indices: range
-    ) -> None:
-        """Run one batch: submit as slots free up, collect as calls finish, expire overdue."""
-        todo = deque(indices)
+        Batches are windows over the stream. A window opens (after ``pause``) when its first
+        item is submitted, with the size in force then, and is recorded once its last outcome
+        is in, in window order; the size its record chooses applies from the next window to
+        open. Calls in flight are bounded by ``max_in_flight`` and by the size in force."""
+        pool = self._ensure_pool()
+        n = len(run.seq)
+        todo = deque(range(n))
+        windows: deque[_Window] = deque()
+        opened, previous = 0, None
         while todo or run.active:
-            while todo and len(run.active) < self.max_in_flight:
+            while todo and len(run.active) < min(self.max_in_flight, self._size):
+                if not windows or todo[0] == windows[-1].slice.stop:
+                    if opened and self.pause > 0:
+                        self.clock.sleep(self.pause)
+                    start = todo[0]
+                    windows.append(
+                        _Window(opened, start, min(n, start + self._size), self._size, self.clock)
+                    )
+                    opened += 1
                 task = _Task(todo[0], run.seq[todo[0]])
                 run.active[task.index] = task  # registered first, so an interrupt can drop it
                 todo.popleft()
                 task.future = pool.submit(_work, self._slots, fn, task)
-            by_future = {t.future: t for t in run.active.values() if t.future is not None}
-            try:
-                for future in as_completed(by_future, timeout=self._wait_time(run)):
-                    task = by_future[future]
-                    self._settle(run, task.index, self._outcome_of(task, future))
-                    if todo:
-                        break  # a slot is free: submit the next item first
-            except TimeoutError:
-                pass
-            self._expire(run)
+            self._collect(run, more=bool(todo))
+            while windows and all(o is not None for o in run.outcomes[windows[0].slice]):
+                w = windows.popleft()
+                done = cast("list[Outcome[Any, Any]]", run.outcomes[w.slice])
+                seconds = max(run.settled[w.slice]) - w.began
+                record = self._record(run.desc, w.index, w.wall, w.size, done, seconds, previous)
+                previous = record.median
+
+    def _collect(self, run: _Run, more: bool) -> None:
+        """Settle what finishes within one wait (the first one only when more are waiting to be
+        submitted), then expire overdue calls."""
+        by_future = {t.future: t for t in run.active.values() if t.future is not None}
+        try:
+            for future in as_completed(by_future, timeout=self._wait_time(run)):
+                task = by_future[future]
+                self._settle(run, task.index, self._outcome_of(task, future))
+                if more:
+                    break  # a slot is free: submit the next item first
+        except TimeoutError:
+            pass
+        self._expire(run)
 
     def _wait_time(self, run: _Run) -> float:
         if self.timeout is None:
@@ -437,6 +465,7 @@ class BatchRunner:
 
     def _settle(self, run: _Run, index: int, outcome: Outcome[Any, Any]) -> None:
         run.outcomes[index] = outcome
+        run.settled[index] = time.perf_counter()
         run.active.pop(index, None)
         if run.bar is not None:
             if not outcome.ok:

@@ -1,7 +1,8 @@
 """BatchRunner: order, isolation, timeouts, bounds, batches, progress, Ctrl-C, lifecycle.
 
-Slow items are made with events and short real sleeps; assertions are on outcomes and counts,
-never on elapsed time.
+Slow items are made with events and short real sleeps; runs whose order matters are stepped
+one outcome at a time from the test's thread (:class:`Stepper`). Assertions are on outcomes
+and counts, never on elapsed time.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import _thread
 import gc
 import logging
 import pickle
+import queue
 import threading
 import time
 import weakref
@@ -221,34 +223,120 @@ def test_in_flight_bound_holds_across_concurrent_runs(make: Make) -> None:
 # -- batches ---------------------------------------------------------------------------------
 
 
-def test_adaptive_size_halves_on_errors(make: Make) -> None:
-    def fail(i: int) -> int:
-        raise RuntimeError(i)
+class Stepper:
+    """The ``fn`` of a run driven one step at a time from the test's thread: each call notes
+    that it started (and how many calls ran with it), then waits for its item's release."""
 
+    def __init__(self, n: int, fail: bool = False) -> None:
+        self.gates = [threading.Event() for _ in range(n)]
+        self.started: queue.Queue[tuple[int, int]] = queue.Queue()
+        self.running = Running()
+        self.fail = fail
+
+    def __call__(self, i: int) -> int:
+        with self.running:
+            self.started.put((i, self.running.now))
+            assert self.gates[i].wait(20)
+        if self.fail:
+            raise RuntimeError(i)
+        return i
+
+    def next(self, timeout: float = 20) -> tuple[int, int]:
+        """The next call to start, and how many ran (itself included) when it did."""
+        return self.started.get(timeout=timeout)
+
+    def run(self, runner: BatchRunner) -> list[Any]:
+        """Start ``runner.run`` on a thread; its outcomes land in the returned list."""
+        out: list[Any] = []
+        thread = threading.Thread(
+            target=lambda: out.extend(runner.run(range(len(self.gates)), self))
+        )
+        thread.start()
+        self.thread = thread
+        return out
+
+    def step_through(self, first: int) -> None:
+        """Release the items in order, each after the call that its slot lets in has started
+        (``first`` calls start at once), so every outcome is settled before the next comes."""
+        n = len(self.gates)
+        for _ in range(first):
+            self.next()
+        for i in range(n):
+            self.gates[i].set()
+            if i + first < n:
+                self.next()
+        self.thread.join(20)
+
+
+def test_no_barrier_between_batches(make: Make) -> None:
+    # batches of 2: item 0 is still running when its batch's other item finishes, and the
+    # next batch's first item starts at once instead of waiting for item 0
+    stepper = Stepper(6)
+    out = stepper.run(make(workers=2, batch_size=2))
+    assert {stepper.next()[0], stepper.next()[0]} == {0, 1}
+    stepper.gates[1].set()
+    assert stepper.next(timeout=5) == (2, 2)  # with a barrier: nothing starts until 0 ends
+    for gate in stepper.gates:
+        gate.set()
+    stepper.thread.join(20)
+    assert [o.value for o in out] == list(range(6))
+
+
+def test_batches_are_windows_recorded_in_order_with_a_window_of_lag(make: Make) -> None:
+    # all items fail. Batch 1 opens (item 4) while batch 0's item 3 runs, so it keeps the size
+    # 4 in force; batch 0's record halves the size, which applies from batch 2 on.
+    stepper = Stepper(12, fail=True)
     runner = make(workers=2)  # adaptive: start 4, within [2, 16]
-    assert runner.batch_size == 4
-    outcomes = runner.run(range(12), fail)
-    assert not any(o.ok for o in outcomes)
-    assert [(r.size, r.items, r.errors) for r in runner.history] == [
-        (4, 4, 4),
-        (2, 2, 2),
-        (2, 2, 2),
-        (2, 2, 2),
-        (2, 2, 2),
+    out = stepper.run(runner)
+    stepper.step_through(first=2)
+    assert len(out) == 12 and not any(o.ok for o in out)
+    assert [(r.index, r.size, r.items, r.errors) for r in runner.history] == [
+        (0, 4, 4, 4),
+        (1, 4, 4, 4),
+        (2, 2, 2, 2),
+        (3, 2, 2, 2),
     ]
     assert runner.history[0].next_size == 2
 
 
 def test_adaptive_size_grows_on_clean_batches_up_to_its_bound(make: Make) -> None:
     # min_jump=60 s: no scheduling hiccup on a busy machine can count as a latency jump
+    stepper = Stepper(20)
     runner = make(workers=2, batch_size=AdaptiveSize(start=2, lo=2, hi=6, step=2, min_jump=60))
-    outcomes = runner.run(range(20), str)
-    assert [o.value for o in outcomes] == [str(i) for i in range(20)]
+    out = stepper.run(runner)
+    stepper.step_through(first=2)
+    assert [o.value for o in out] == list(range(20))
     history = runner.history
-    assert [r.size for r in history] == [2, 4, 6, 6, 6]
-    assert [r.items for r in history] == [2, 4, 6, 6, 2]
+    assert [r.size for r in history] == [2, 2, 4, 6, 6]
+    assert [r.items for r in history] == [2, 2, 4, 6, 6]
     assert [r.index for r in history] == [0, 1, 2, 3, 4]
     assert runner.batch_size == 6
+
+
+def test_a_smaller_size_lowers_the_calls_in_flight_at_once(make: Make) -> None:
+    # 4 calls may run; when batch 0 (items 0-3, all failed) is recorded the size halves to 2,
+    # and no call starts again until fewer than 2 run
+    stepper = Stepper(10, fail=True)
+    policy = AdaptiveSize(start=4, lo=1, hi=8, step=1)
+    recorded = threading.Event()
+    runner = make(workers=4, batch_size=policy, on_batch=lambda r: recorded.set())
+    stepper.run(runner)
+    assert sorted(stepper.next()[0] for _ in range(4)) == [0, 1, 2, 3]
+    assert stepper.running.peak == 4
+    stepper.gates[0].set()
+    assert stepper.next()[0] == 4  # batch 0 still open: 4 may run
+    for i in (1, 2, 3):  # 3 ends batch 0: the size is 2 from now on
+        stepper.gates[i].set()
+        if i < 3:
+            assert stepper.next()[0] == 4 + i
+    assert recorded.wait(20)
+    stepper.gates[4].set()
+    stepper.gates[5].set()
+    assert stepper.next() == (7, 2)  # only once 6 ran alone
+    for gate in stepper.gates:
+        gate.set()
+    stepper.thread.join(20)
+    assert runner.batch_size == 1 and runner.history[0].next_size == 2
 
 
 def test_policy_reacts_to_errors_and_latency() -> None:
