@@ -38,17 +38,19 @@ from .scenarios import (
     compare,
     detail,
     faults,
+    latency,
     multi100,
     paper,
     processes,
     spurious,
     universe,
 )
-from .server import SimProcess, scenario_keys
+from .server import SIM_OPTIONS, SimProcess, scenario_keys
 from .store import store
 
 SCENARIOS: dict[str, tuple[Callable[[Bench], list[ScenarioResult]], tuple[str, ...]]] = {
     "detail": (detail, ("detail",)),
+    "latency": (latency, ()),
     "spurious": (spurious, ("spurious",)),
     "faults": (faults, ("faults",)),
     "processes": (processes, ("processes-file", "processes-redis")),
@@ -62,15 +64,6 @@ SCENARIOS: dict[str, tuple[Callable[[Bench], list[ScenarioResult]], tuple[str, .
     "soak": (soak, ("soak",)),
 }
 """Scenario name -> (function, the app-key names it uses), in the order they run."""
-
-SIM_OPTIONS: dict[str, Any] = {
-    "profile": "real",
-    "window": "sliding",
-    "jitter": (0.0, 0.03),
-    "latency": (0.01, 0.06),
-    "seed": 0,
-}
-"""The simulator's settings for every scenario (keys on the paper profile get 2/s)."""
 
 DEFAULT_SOAK, QUICK_SOAK = 30.0, 5.0
 DEFAULT_OUT = Path("benchmarks") / "results"

@@ -30,7 +30,7 @@ from .report import (
     time_figure,
     truth_view,
 )
-from .server import RedisProcess, SimProcess
+from .server import SIM_OPTIONS, RedisProcess, SimProcess
 from .workers import (
     collect,
     detail_worker,
@@ -158,6 +158,41 @@ def _detail(b: Bench, name: str, n: int, limit: float, goal: float, title: str) 
         *lag_figures(timer),
     ]
     return scenario_result(name, title, limit, truth, figures=figures, client=client)
+
+
+LATENCIES = {"10-60 ms": (0.01, 0.06), "150-350 ms": (0.15, 0.35)}
+"""The server latencies the ``latency`` scenario runs at: near Seoul, and far or on a busy open."""
+
+
+def latency(b: Bench) -> list[ScenarioResult]:
+    """The same detail pull at each of :data:`LATENCIES`, each on a simulator process of its
+    own: the share of the limit the pull keeps must not depend on the latency. The calls over
+    the pull's whole wall time are shown too: they also pay one answer's latency at the end."""
+    from dataclasses import replace
+
+    n = 60 if b.quick else 300
+    results = []
+    for label, span in LATENCIES.items():
+        with SimProcess({**SIM_OPTIONS, "latency": span}, {"latency": "real"}) as sim:
+            df, wall, truth, client, timer = _run_quotes(
+                replace(b, sim=sim), "latency", b.codes[:n], detail=True
+            )
+        figures = [
+            *_rate_figures(truth, timer.starts(), REAL, 0.96),
+            Figure(
+                "calls / wall time of the pull",
+                round(n / wall, 3),
+                "calls/s",
+                ratio=round(n / wall / REAL, 4),
+            ),
+            count_figure("rows lost", n - rows_ok(df)),
+            time_figure(f"wall time, {n} calls", wall),
+        ]
+        title = f"{n} quotes(detail=True), server latency {label}"
+        results.append(
+            scenario_result(f"latency {label}", title, REAL, truth, figures=figures, client=client)
+        )
+    return results
 
 
 def spurious(b: Bench) -> list[ScenarioResult]:

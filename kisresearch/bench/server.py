@@ -24,6 +24,16 @@ from ..sim.process import AppKey, SimulatorProcess
 __all__ = ["AppKey", "RedisProcess", "SimProcess", "free_port", "rss_kb", "scenario_keys"]
 
 
+SIM_OPTIONS: dict[str, Any] = {
+    "profile": "real",
+    "window": "sliding",
+    "jitter": (0.0, 0.03),
+    "latency": (0.01, 0.06),
+    "seed": 0,
+}
+"""The simulator's settings for every scenario (keys on the paper profile get 2/s)."""
+
+
 class SimProcess(SimulatorProcess):
     """The bench's simulator process: ``options`` go to the simulator, ``apps`` maps a key
     name to its profile (each scenario has its own key, window and token)."""
