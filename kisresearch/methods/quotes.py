@@ -59,16 +59,15 @@ class QuoteMethods:
         market = validate.choice(market, ep.MARKETS, "market")
         if detail:
 
+            def plan(code: str) -> tuple[ep.Endpoint, dict[str, str]]:
+                return ep.QUOTE, ep.symbol_params(code, market)
+
             def one(code: str) -> Fetched:
                 return self.pipeline.fetch(
-                    ep.QUOTE,
-                    ep.symbol_params(code, market),
-                    symbol=code,
-                    use_cache=cache,
-                    refresh=refresh,
+                    *plan(code), symbol=code, use_cache=cache, refresh=refresh
                 )
 
-            each = one_each(self.pipeline.run(codes, one, "quotes", progress), _price)
+            each = one_each(self.pipeline.run(codes, one, "quotes", progress, plan), _price)
             df = frames.by_symbol(
                 codes,
                 each.rows,
@@ -85,14 +84,17 @@ class QuoteMethods:
         fetched: list[Fetched] = []
         chunks = [codes[i : i + MULTIQUOTE_SIZE] for i in range(0, len(codes), MULTIQUOTE_SIZE)]
 
-        def many(chunk: list[str]) -> Fetched:
+        def plan_many(chunk: list[str]) -> tuple[ep.Endpoint, dict[str, str]]:
             params: dict[str, str] = {}
             for n, code in enumerate(chunk, 1):
                 params[f"FID_COND_MRKT_DIV_CODE_{n}"] = market
                 params[f"FID_INPUT_ISCD_{n}"] = code
-            return self.pipeline.fetch(ep.MULTIQUOTE, params, use_cache=cache, refresh=refresh)
+            return ep.MULTIQUOTE, params
 
-        for out in self.pipeline.run(chunks, many, "quotes", progress):
+        def many(chunk: list[str]) -> Fetched:
+            return self.pipeline.fetch(*plan_many(chunk), use_cache=cache, refresh=refresh)
+
+        for out in self.pipeline.run(chunks, many, "quotes", progress, plan_many):
             got = out.value
             if out.error is not None or not isinstance(got, Fetched):
                 for code in out.item:

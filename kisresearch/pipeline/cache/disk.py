@@ -40,6 +40,7 @@ __all__ = [
     "is_corrupt",
     "open_db",
     "quarantine",
+    "read_many",
 ]
 
 log = logging.getLogger("kisresearch.cache")
@@ -134,6 +135,44 @@ def open_db(folder: Path, *, size_limit: int, eviction: str, compress_threshold:
             if stat.S_IMODE(path.stat().st_mode) != 0o600:
                 path.chmod(0o600)
     return cache
+
+
+_TOUCH = {  # what diskcache's get updates for each eviction policy
+    "least-recently-used": "access_time = :now",
+    "least-frequently-used": "access_count = access_count + 1",
+}
+_CHUNK = 500  # keys per statement, well under SQLite's limit on bound variables
+
+
+def read_many(
+    folder: Path, keys: list[str], now: float, eviction: str
+) -> list[tuple[str, int, str | None, Any]]:
+    """``(key, mode, filename, value)`` of every unexpired row among ``keys``, in one read per
+    500 keys (``now`` on diskcache's ``time.time()``), noting the reads as diskcache's own
+    ``get`` does for the eviction policy. The values are decoded by :meth:`JSONDisk.fetch`."""
+    con = sqlite3.connect(folder / DBNAME, timeout=SQLITE_TIMEOUT, isolation_level=None)
+    try:
+        found = []
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            named = {f"k{j}": key for j, key in enumerate(chunk)}
+            rows = con.execute(
+                "SELECT rowid, key, mode, filename, value FROM Cache WHERE raw = 1 AND key IN"
+                f" ({','.join(':' + k for k in named)})"
+                " AND (expire_time IS NULL OR expire_time > :now)",
+                {**named, "now": now},
+            ).fetchall()
+            touch = _TOUCH.get(eviction)
+            if rows and touch is not None:
+                ids = {f"r{j}": r[0] for j, r in enumerate(rows)}
+                con.execute(
+                    f"UPDATE Cache SET {touch} WHERE rowid IN ({','.join(':' + r for r in ids)})",
+                    {**ids, "now": now},
+                )
+            found += [r[1:] for r in rows]
+        return found
+    finally:
+        con.close()
 
 
 def quarantine(folder: Path, ino: int, now: float, reason: BaseException) -> None:

@@ -42,7 +42,15 @@ import diskcache
 from ...config import private_dir, toolkit_dir
 from ...errors import ConfigError, KISError, UnsafeRow
 from ...timebase import SYSTEM_CLOCK, Clock
-from .disk import DBNAME, SQLITE_TIMEOUT, create_db, is_corrupt, open_db, quarantine
+from .disk import (
+    DBNAME,
+    SQLITE_TIMEOUT,
+    create_db,
+    is_corrupt,
+    open_db,
+    quarantine,
+    read_many,
+)
 from .policy import cache_key, is_error_body, non_empty_success
 
 if TYPE_CHECKING:
@@ -186,13 +194,46 @@ class ResponseCache:
             return None
         with self._lock:
             (self._hits if entry is not None else self._misses)[endpoint] += 1
-        hook = self.on_event
-        if hook is not None:
-            try:
-                hook(endpoint, entry is not None)
-            except Exception:
-                log.warning("cache on_event hook failed", exc_info=True)
+        self._event(endpoint, entry is not None)
         return entry
+
+    def _event(self, endpoint: str, hit: bool) -> None:
+        hook = self.on_event
+        if hook is None:
+            return
+        try:
+            hook(endpoint, hit)
+        except Exception:
+            log.warning("cache on_event hook failed", exc_info=True)
+
+    def get_many(self, keys: list[str]) -> dict[str, CachedEntry]:
+        """The fresh entries among ``keys``, read from the database at once (one statement per
+        500 keys instead of a transaction each), uncounted: :meth:`count_hit` counts those
+        used. On any trouble it returns what it has; :meth:`get` still works."""
+        cache = self._cache
+        try:
+            now = self._clock.now() + self._offset
+            rows = read_many(self.directory, keys, now, self.eviction)
+        except sqlite3.Error as exc:
+            self._failed(cache, exc, "read")
+            return {}
+        found: dict[str, CachedEntry] = {}
+        for key, mode, filename, value in rows:
+            try:
+                decoded = cache.disk.fetch(mode, filename, value, False)
+            except UnsafeRow as exc:
+                self._refuse(key, str(exc))
+                continue
+            entry = self._entry(key, decoded)
+            if entry is not None:
+                found[key] = entry
+        return found
+
+    def count_hit(self, endpoint: str) -> None:
+        """Count a hit that :meth:`get_many` found and its caller used."""
+        with self._lock:
+            self._hits[endpoint] += 1
+        self._event(endpoint, True)
 
     def _read(self, key: str) -> CachedEntry | None:
         cache = self._cache
@@ -207,8 +248,10 @@ class ResponseCache:
         except sqlite3.Error as exc:
             self._failed(cache, exc, "read")
             return None
-        if value is None:
-            return None
+        return None if value is None else self._entry(key, value)
+
+    def _entry(self, key: str, value: Any) -> CachedEntry | None:
+        """A stored value as a fresh entry; None when stale, or refused when not an entry."""
         try:
             entry = CachedEntry(
                 value["payload"],

@@ -209,6 +209,39 @@ def test_ttl_expiry_on_the_fake_clock(make: Callable[..., ResponseCache], clock:
     assert c.stats()["entries"] == 2
 
 
+def test_get_many_reads_fresh_entries_at_once_and_counts_what_is_used(
+    make: Callable[..., ResponseCache], clock: Any
+) -> None:
+    c = make()
+    keys = [c.key("sim", "quote", {"FID_INPUT_ISCD": f"{i:06d}"}) for i in range(1200)]
+    for i, key in enumerate(keys[:1000]):  # 200 never stored; more than one statement's worth
+        assert c.set(key, ok(i=str(i)), ttl=5 if i % 2 else None, endpoint="quote")
+    found = c.get_many(keys)
+    assert sorted(found) == sorted(keys[:1000])
+    assert found[keys[7]] == CachedEntry(ok(i="7"), clock.now(), clock.now() + 5)
+    assert c.stats()["hits"] == 0  # uncounted until used
+    c.count_hit("quote")
+    assert c.stats()["hits"] == 1 and c.stats()["misses"] == 0
+    clock.advance(5)
+    assert sorted(c.get_many(keys)) == sorted(keys[:1000:2])  # the 5-s entries went stale
+
+
+def test_get_many_notes_its_reads_for_least_recently_used_eviction(
+    make: Callable[..., ResponseCache], tmp_path: Path
+) -> None:
+    c = make()
+    key = c.key("sim", "quote", QUOTE_PARAMS)
+    c.set(key, ok(a="1"), ttl=None, endpoint="quote")
+    with sqlite3.connect(tmp_path / "cache" / "cache.db") as con:
+        con.execute("UPDATE Cache SET access_time = 0")
+    con.close()
+    assert key in c.get_many([key])
+    with sqlite3.connect(tmp_path / "cache" / "cache.db") as con:
+        [(touched,)] = con.execute("SELECT access_time FROM Cache").fetchall()
+    con.close()
+    assert touched > 0  # else a bulk reader's entries would be the first evicted
+
+
 def test_quote_cached_from_friday_close_to_monday_open(tmp_path: Path, clock: Any) -> None:
     clock.t = kst(2024, 5, FRI, 15, 45)  # set before the cache is built: clocks move forward
     with ResponseCache(tmp_path / "c", clock=clock) as c:
@@ -363,8 +396,12 @@ class Bait:
         return (os.mkdir, (self.marker,))
 
 
+@pytest.mark.parametrize("read", ["get", "get_many"])
 def test_planted_pickle_rows_are_refused(
-    make: Callable[..., ResponseCache], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    make: Callable[..., ResponseCache],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    read: str,
 ) -> None:
     marker, victim = tmp_path / "pwned", tmp_path / "victim.val"
     victim.write_text("keep me")
@@ -387,10 +424,13 @@ def test_planted_pickle_rows_are_refused(
     assert list(folder.rglob("*.val"))
 
     assert c.report().loc["quote", "entries"] == 4  # management never decodes values
-    for key in ("quote:small", "quote:file", "quote:raw", "quote:escape"):
-        with caplog.at_level(logging.WARNING, logger="kisresearch.cache"):
+    planted = ["quote:small", "quote:file", "quote:raw", "quote:escape"]
+    with caplog.at_level(logging.WARNING, logger="kisresearch.cache"):
+        if read == "get_many":
+            assert c.get_many(planted) == {}
+        for key in planted:
             assert c.get(key, endpoint="quote") is None
-        assert f"refused cache row {key}" in caplog.text
+            assert f"refused cache row {key}" in caplog.text
     assert not marker.exists()
     assert victim.read_text() == "keep me"  # a planted filename cannot delete files elsewhere
     assert c.stats()["entries"] == 0  # refused rows are deleted ...
