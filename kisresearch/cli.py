@@ -18,7 +18,7 @@ def _demo(args: argparse.Namespace) -> int:
     from .client import KIS
     from .shape.master import universe
 
-    codes = universe()["code"].tolist()
+    codes = universe()["symbol"].tolist()
     with KIS.simulator(
         profile="real",
         jitter=(0.0, 0.03),

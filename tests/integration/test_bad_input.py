@@ -465,7 +465,7 @@ def test_a_refused_input_leaves_the_client_usable(sim, home, wire):
 # -- property-based fuzzing ----------------------------------------------------------------
 
 CODE = re.compile(r"[0-9A-Z]{6}")
-KNOWN = frozenset(kr.universe()["code"])
+KNOWN = frozenset(kr.universe()["symbol"])
 FUZZ = settings(
     max_examples=300,
     deadline=None,

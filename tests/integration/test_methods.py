@@ -130,7 +130,7 @@ def test_end_defaults_to_today(kis, sim):
 
 
 def test_history_of_100_symbols_runs_through_the_batch_engine(kis, sim):
-    codes = kr.universe().query("group == 'ST'")["code"].head(100)
+    codes = kr.universe().query("group == 'ST'")["symbol"].head(100)
     df = kis.history(codes, "2024-01-01", "2024-12-31")
     truth = sim.truth()
     assert truth["by_tr_id"]["FHKST03010100"] == 300 and truth["rejected"] == 0
@@ -228,7 +228,7 @@ def test_investors(kis, sim):
 
 def test_info_matches_the_universe(kis, sim):
     df = kis.info(["005930", "000050", "999999"])
-    known = kr.universe().set_index("code")
+    known = kr.universe().set_index("symbol")
     for code in ("005930", "000050"):
         assert df.loc[code, "name"] == known.loc[code, "name"]
         assert df.loc[code, "market"] == known.loc[code, "market"]
@@ -264,7 +264,7 @@ def test_symbols_from_the_master_files_cached_for_a_day(sim, home, monkeypatch):
         monkeypatch.setattr(kis.pipeline, "download", download)
         df = kis.symbols()
         shipped = kr.universe()
-        assert set(df["symbol"]) == set(shipped["code"])
+        assert set(df["symbol"]) == set(shipped["symbol"])
         assert df["market"].tolist() == sorted(df["market"], key=["KOSPI", "KOSDAQ"].index)
         one = df.set_index("symbol").loc["005930"]
         assert one["name"] == "삼성전자" and one["isin"] == "KR7005930003"
@@ -281,3 +281,34 @@ def test_symbols_from_the_master_files_cached_for_a_day(sim, home, monkeypatch):
         assert len(kosdaq) == (shipped["market"] == "KOSDAQ").sum()
         kis.symbols("KOSPI", cache=False)
         assert len(downloads) == 4
+
+
+def test_master_files_stay_cached_across_simulators_on_new_ports(home):
+    with Simulator(rate=200) as first, kr.KIS(simulator=first, progress=False) as kis:
+        kis.symbols()
+        port = first.base_url
+    with Simulator(rate=200) as second, kr.KIS(simulator=second, progress=False) as kis:
+        assert second.base_url != port  # a new kernel's simulator: a new random port
+        again = kis.symbols()
+        assert again.attrs["from_cache"] == 2 and again.attrs["answers"] == 2
+        assert kis.cache.report().loc["master", "entries"] == 2  # not two more for each port
+
+
+# --- one vocabulary -------------------------------------------------------------------------
+
+MARKETS = {"KOSPI", "KOSDAQ", "KONEX"}
+
+
+def test_every_frame_names_symbols_and_markets_alike(kis):
+    codes = ["005930", "000660", "035720", "086520"]  # two on KOSPI, one each way on KOSDAQ
+    shipped = kr.universe().set_index("symbol").loc[codes, "market"]
+    listed = kis.symbols().set_index("symbol").loc[codes, "market"]
+    quotes = kis.quotes(codes)
+    info = kis.info(codes)
+    assert quotes.index.name == info.index.name == "symbol"
+    for frame in (listed, quotes["market"], info["market"]):
+        assert set(frame) <= MARKETS
+        assert frame.to_dict() == shipped.to_dict()
+    korean = {"KOSPI": "코스피", "KOSDAQ": "코스닥"}
+    assert quotes["market_kr"].to_dict() == shipped.map(korean).to_dict()
+    assert list(quotes.columns[:3]) == ["name", "market", "market_kr"]
