@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+from calendar import monthrange
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
@@ -147,6 +148,74 @@ def date_range(start: object, end: object, today: date) -> tuple[date, date]:
         shown = "today" if end is None else repr(end)
         raise ConfigError(f"start={start!r} is after end={shown} ({first} > {last})")
     return first, last
+
+
+PERIODS = ("1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max")
+DEFAULT_PERIOD = "1y"
+_PERIOD = re.compile(r"^(\d+)(d|mo|y)$")
+
+
+def span(
+    start: object,
+    end: object,
+    period: object,
+    today: date,
+    trading_day: Callable[[date], bool],
+) -> tuple[date, date]:
+    """The days of a bar request, ``(first, last)``: ``start`` to ``end`` as in
+    :func:`date_range`, or ``period`` back from ``end`` (None: today), in yfinance's words
+    (:data:`PERIODS`): ``"1d"``, ``"5d"`` the latest 1 or 5 days that ``trading_day`` holds up
+    to ``end``; ``"1mo"`` ... ``"10y"`` from the same calendar day that many months or years
+    before (the 29th of February a year back is the 28th); ``"ytd"`` from the 1st of January;
+    ``"max"`` from 1900. Neither given: :data:`DEFAULT_PERIOD`. Both given is an error."""
+    if start is not None and period is not None:
+        raise ConfigError(
+            f"give start or period, not both (start={start!r}, period={period!r}): "
+            "period counts back from end"
+        )
+    if start is not None:
+        return date_range(start, end, today)
+    name = period.strip().lower() if isinstance(period, str) else period
+    if name is None:
+        name = DEFAULT_PERIOD
+    if name not in PERIODS:
+        raise ConfigError(f"unknown period {period!r}: expected one of {', '.join(PERIODS)}")
+    last = today if end is None else min(day(end, "end"), today)
+    if name == "max":
+        return EARLIEST, last
+    if name == "ytd":
+        return date(last.year, 1, 1), last
+    found = _PERIOD.match(name)
+    assert found is not None
+    count, unit = int(found.group(1)), found.group(2)
+    if unit == "d":
+        first = last + timedelta(days=1)
+        while count:
+            first -= timedelta(days=1)
+            count -= trading_day(first)
+        return first, last
+    months = count * (12 if unit == "y" else 1)
+    year, month = divmod(last.year * 12 + last.month - 1 - months, 12)
+    month += 1
+    return date(year, month, min(last.day, monthrange(year, month)[1])), last
+
+
+_INTERVAL_ALIASES = {"1d": "D", "1wk": "W", "1mo": "M"}  # yfinance's names
+
+
+def interval(value: object, allowed: Sequence[str]) -> str:
+    """A bar interval as KIS names it (one of ``allowed``, such as ``D W M Y``), from that name
+    in any case or yfinance's ``"1d"``, ``"1wk"``, ``"1mo"``."""
+    if isinstance(value, str):
+        name = _INTERVAL_ALIASES.get(value.strip().lower(), value.strip().upper())
+        if name in allowed:
+            return name
+    aliases = [a for a, n in _INTERVAL_ALIASES.items() if n in allowed]
+    minute = isinstance(value, str) and value.strip().lower() in ("1m", "1min", "1t")
+    raise ConfigError(
+        f"unknown interval {value!r}: expected one of {', '.join(allowed)} "
+        f"or {', '.join(aliases)}" + ("; 1-minute bars come from minute_bars()" if minute else "")
+    )
 
 
 def time_of_day(value: object, what: str) -> time:

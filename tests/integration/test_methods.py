@@ -51,6 +51,25 @@ def test_history_250_days_is_three_pages_without_seams(kis, sim):
     assert df.attrs["answers"] == 3 and df.attrs["tr_id"] == "FHKST03010100"
 
 
+def test_history_takes_yfinances_spans_and_intervals(kis, sim):
+    today = kis.pipeline.today()
+    year = kis.history("005930")  # no span given: one year up to today
+    a_year_ago = today.replace(year=today.year - 1)
+    same = kis.history("005930", start=a_year_ago)
+    where = ["from_cache", "fetched_at"]  # the second call reads the bar store
+    pd.testing.assert_frame_equal(year.drop(columns=where), same.drop(columns=where))
+    assert year["date"].min().date() >= a_year_ago and len(year) > 200
+    two = kis.history("005930", period="2y", interval="1d")
+    assert two["date"].min().date() >= today.replace(year=today.year - 2)
+    assert len(two) > len(year) + 200
+    weekly = kis.history("005930", period="6mo", interval="1wk")
+    assert (
+        weekly["close"].tolist()
+        == kis.history("005930", period="6mo", interval="W")["close"].tolist()
+    )
+    assert kis.history("005930", period="5d")["date"].nunique() == 5
+
+
 def test_history_of_many_symbols_is_long_and_in_the_order_asked(kis, sim):
     df = kis.history(["000660", "005930", "000660", "999999"], "2024-03-01", "2024-03-31")
     assert list(dict.fromkeys(df["symbol"])) == ["000660", "005930", "999999"]
