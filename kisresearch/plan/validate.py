@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..shape.markets import YAHOO_SUFFIXES, known_markets
 from ..timebase import KST
 
 T = TypeVar("T")
@@ -26,6 +27,8 @@ R = TypeVar("R")
 EARLIEST = date(1900, 1, 1)
 
 _SYMBOL = re.compile(r"^[0-9A-Za-z]{6}$")
+_YAHOO = re.compile(r"^([0-9A-Za-z]{6})(\.K[SQ])$", re.IGNORECASE)
+_SIX_DIGITS = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 _TICKER = re.compile(r"^[0-9A-Za-z.\-]{1,16}$")
 _ACCOUNT = re.compile(r"^(\d{8})-?(\d{2})$", re.ASCII)
 _DATE = re.compile(r"^([0-9]{4})([-/.]?)([0-9]{2})\2([0-9]{2})$")  # 2024-01-31, 20240131
@@ -47,7 +50,13 @@ def _items(value: object, what: str) -> list[object]:
     return list(value)
 
 
-def _codes(value: object, pattern: re.Pattern[str], what: str, expected: str) -> list[str]:
+def _codes(
+    value: object,
+    pattern: re.Pattern[str],
+    what: str,
+    expected: str,
+    bare: Callable[[str], str] = str.strip,
+) -> list[str]:
     out: dict[str, None] = {}
     bad: list[str] = []
     for item in _items(value, what):
@@ -63,15 +72,17 @@ def _codes(value: object, pattern: re.Pattern[str], what: str, expected: str) ->
             ):
                 hint = f" (codes are text: {item} -> {item:06d}; read them with dtype=str)"
             raise TypeError(f"{what} {item!r} is a {type(item).__name__}, not a str{hint}")
-        code = item.strip()
+        code = bare(item)
         if code.isascii() and pattern.match(code):  # ASCII first: "ß".upper() is "SS"
             out[code.upper()] = None
         else:
             bad.append(repr(item))
     if bad:
         shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        six = _SIX_DIGITS.search(bad[0]) if what == "symbol" else None
+        hint = f"; for {bad[0]} use the six-digit code {six.group(1)!r}" if six else ""
         raise ConfigError(
-            f"malformed {what}{'s' if len(bad) > 1 else ''} {shown}: expected {expected}"
+            f"malformed {what}{'s' if len(bad) > 1 else ''} {shown}: expected {expected}{hint}"
         )
     if not out:
         raise ConfigError(f"no {what}s given")
@@ -87,11 +98,30 @@ def symbols(value: object, *, what: str = "symbol") -> list[str]:
     """Normalise one symbol or an iterable of symbols to a list of unique six-character codes.
 
     Accepts a str, list, tuple, set, pandas Series or Index. Order is kept (a set is sorted),
-    duplicates collapse, letters are upper-cased. Anything else raises before any request:
-    ``TypeError`` for a value that is not a string, ``ValueError`` (ConfigError) listing the
-    malformed codes.
+    duplicates collapse, letters are upper-cased, and Yahoo's suffixes are dropped
+    (``"005930.KS"`` is ``"005930"``) once checked against the market where it is known
+    (:func:`~kisresearch.shape.markets.known_markets`: ``"005930.KQ"`` is refused, naming
+    ``.KS``). Anything else raises before any request: ``TypeError`` for a value that is not a
+    string, ``ValueError`` (ConfigError) listing the malformed codes.
     """
-    return _codes(value, _SYMBOL, what, "six letters or digits such as '005930'")
+    return _codes(value, _SYMBOL, what, "six letters or digits such as '005930'", _unsuffixed)
+
+
+def _unsuffixed(item: str) -> str:
+    """``item`` stripped, without a Yahoo suffix that fits its market."""
+    code = item.strip()
+    found = _YAHOO.match(code)
+    if found is None:
+        return code
+    bare, suffix = found.group(1).upper(), found.group(2).upper()
+    market = known_markets().get(bare)
+    if market is not None and YAHOO_SUFFIXES[suffix] != market:
+        right = next(s for s, m in YAHOO_SUFFIXES.items() if m == market)
+        raise ConfigError(
+            f"symbol {item!r}: {bare} is listed on {market}, so its Yahoo suffix is {right}, "
+            f"not {suffix}; KIS needs no suffix: {bare!r}"
+        )
+    return bare
 
 
 def tickers(value: object) -> list[str]:

@@ -8,11 +8,26 @@ Korean label, the label stays beside it in ``market_kr``.
 
 from __future__ import annotations
 
+import csv
+import io
+from functools import lru_cache
+
 import pandas as pd
+
+from ..shipped import shipped
 
 MARKETS = ("KOSPI", "KOSDAQ", "KONEX")
 MARKET_IDS = {"STK": "KOSPI", "KSQ": "KOSDAQ", "KNX": "KONEX"}
 KOREAN = {"코스피": "KOSPI", "코스닥": "KOSDAQ", "코넥스": "KONEX"}
+YAHOO_SUFFIXES = {".KS": "KOSPI", ".KQ": "KOSDAQ"}  # Yahoo Finance's tickers: 005930.KS
+
+
+@lru_cache(maxsize=1)
+def known_markets() -> dict[str, str]:
+    """Symbol -> market of the real listings shipped in ``data/known_symbols.csv`` (the
+    well-known ones; the rest of the shipped universe is the simulator's invention)."""
+    text = shipped("known_symbols.csv").read_text("utf-8")
+    return {row["code"]: row["market"] for row in csv.DictReader(io.StringIO(text))}
 
 
 def with_market(df: pd.DataFrame) -> pd.DataFrame:

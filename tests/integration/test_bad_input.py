@@ -222,6 +222,13 @@ DATES = [
         marks=has("history"),
     ),
     case(
+        "yahoo-suffix-of-the-other-market",
+        lambda e: e.kis.quotes(["000660", "005930.KQ"]),
+        ValueError,
+        "'005930.KQ'",
+        ".KS",
+    ),
+    case(
         "start-and-period",
         lambda e: e.kis.history("005930", start="2024-01-02", period="2y"),
         ValueError,

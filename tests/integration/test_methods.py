@@ -319,7 +319,7 @@ MARKETS = {"KOSPI", "KOSDAQ", "KONEX"}
 
 
 def test_every_frame_names_symbols_and_markets_alike(kis):
-    codes = ["005930", "000660", "035720", "086520"]  # two on KOSPI, one each way on KOSDAQ
+    codes = ["005930", "000660", "035720", "086520"]  # three on KOSPI, one on KOSDAQ
     shipped = kr.universe().set_index("symbol").loc[codes, "market"]
     listed = kis.symbols().set_index("symbol").loc[codes, "market"]
     quotes = kis.quotes(codes)
@@ -331,3 +331,8 @@ def test_every_frame_names_symbols_and_markets_alike(kis):
     korean = {"KOSPI": "코스피", "KOSDAQ": "코스닥"}
     assert quotes["market_kr"].to_dict() == shipped.map(korean).to_dict()
     assert list(quotes.columns[:3]) == ["name", "market", "market_kr"]
+
+
+def test_yahoo_suffixes_are_dropped(kis):
+    df = kis.quotes(["005930.KS", "086520.kq", "000660"])
+    assert list(df.index) == ["005930", "086520", "000660"] and df["error"].isna().all()

@@ -108,3 +108,22 @@ def test_an_unknown_interval_names_the_accepted_ones():
         validate.interval("Y", ("D", "W", "M"))
     with pytest.raises(ValueError, match=r"minute_bars\(\)"):
         validate.interval("1m", ("D", "W", "M", "Y"))
+
+
+def test_yahoo_suffixes_are_dropped_where_they_fit_the_market():
+    given = ["005930.KS", "086520.kq", " 000660.Ks ", "123450.KQ", "005930"]
+    assert validate.symbols(given) == ["005930", "086520", "000660", "123450"]  # 123450: unknown
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ("005930.KQ", r"'005930.KQ': 005930 is listed on KOSPI, so its Yahoo suffix is \.KS"),
+        ("086520.KS", r"086520 is listed on KOSDAQ, so its Yahoo suffix is \.KQ"),
+        ("005930.KN", r"'005930.KN'.*use the six-digit code '005930'"),
+        ("A005930", r"'A005930'.*use the six-digit code '005930'"),
+    ],
+)
+def test_a_suffix_or_prefix_that_does_not_fit_names_the_code_to_use(given, named):
+    with pytest.raises(ValueError, match=named):
+        validate.symbols(given)
