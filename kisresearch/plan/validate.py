@@ -198,6 +198,11 @@ def span(
     to ``end``; ``"1mo"`` ... ``"10y"`` from the same calendar day that many months or years
     before (the 29th of February a year back is the 28th); ``"ytd"`` from the 1st of January;
     ``"max"`` from 1900. Neither given: :data:`DEFAULT_PERIOD`. Both given is an error."""
+    if isinstance(period, str) and period.strip().upper() in ("D", "W", "M", "Y"):
+        raise ConfigError(
+            f"period={period!r} is a bar interval: pass it as interval={period!r} "
+            "(period, before interval, is a span such as '1y')"
+        )
     if start is not None and period is not None:
         raise ConfigError(
             f"give start or period, not both (start={start!r}, period={period!r}): "

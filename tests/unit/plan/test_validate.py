@@ -91,6 +91,8 @@ def test_start_wins_over_the_default_and_both_are_refused():
     assert validate.span("2024-01-02", None, None, SATURDAY, is_trading_day)[0] == date(2024, 1, 2)
     with pytest.raises(ValueError, match=r"start='2024-01-02', period='2y'"):
         validate.span("2024-01-02", None, "2y", SATURDAY, is_trading_day)
+    with pytest.raises(ValueError, match=r"period='W' is a bar interval: pass it as interval='W'"):
+        validate.span("2024-01-02", None, "W", SATURDAY, is_trading_day)  # positionally, as before
     with pytest.raises(ValueError, match=r"'2yr'.*1d, 5d, 1mo"):
         validate.span(None, None, "2yr", SATURDAY, is_trading_day)
 
