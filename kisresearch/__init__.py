@@ -30,6 +30,7 @@ from .pipeline.cache import ResponseCache, cacheable
 from .pipeline.ratelimit import LimiterConfig
 from .pipeline.retry import RetryPolicy, retry_on_rate_limit
 from .shape.master import universe
+from .shape.reshape import long, wide
 from .store import BarStore
 
 install_null_handler()
@@ -58,8 +59,10 @@ __all__ = [
     "TransportError",
     "__version__",
     "cacheable",
+    "long",
     "retry_on_rate_limit",
     "universe",
+    "wide",
 ]
 
 

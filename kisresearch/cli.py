@@ -18,13 +18,13 @@ def _demo(args: argparse.Namespace) -> int:
     from .client import KIS
     from .shape.master import universe
 
-    codes = universe()["code"].tolist()
+    codes = universe()["symbol"].tolist()
     with KIS.simulator(
         profile="real",
         jitter=(0.0, 0.03),
         latency=(0.01, 0.06),
         cache=False,
-        progress=not args.quiet,
+        progress=not args.quiet and sys.stderr.isatty(),  # no bar written into a log
     ) as kis:
         started = time.perf_counter()
         quotes = kis.quotes(codes)
@@ -53,6 +53,9 @@ def _demo(args: argparse.Namespace) -> int:
         f"rejected {truth['rejected']} with EGW00201), retries {s['retries']}, "
         f"errors {s['errors']}, "
         f"most calls in any 1-s window {truth['max_in_window']}"
+    )
+    print(
+        "  the first 10 of the 100 detail quotes (price in KRW, change_pct in %, volume in shares):"
     )
     with pd.option_context("display.width", 120, "display.max_columns", 10):
         print(detail[["price", "change_pct", "volume", "per", "pbr", "error"]].head(10))
@@ -90,7 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="count", default=0)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="pull the simulator's whole market and print a summary")
-    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    demo.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars (none when stderr is no terminal)",
+    )
     demo.set_defaults(func=_demo)
     sim = sub.add_parser("sim", help="run the KIS simulator as a server")
     sim.add_argument("--port", type=int, default=8999)

@@ -130,8 +130,8 @@ def run_bench(
             quick=quick,
             soak=soak_s,
             out=stream,
-            codes=table["code"].tolist(),
-            stocks=table.loc[table["group"] == "ST", "code"].tolist(),
+            codes=table["symbol"].tolist(),
+            stocks=table.loc[table["group"] == "ST", "symbol"].tolist(),
         )
         for i, name in enumerate(names, 1):
             fn, _ = SCENARIOS[name]

@@ -51,8 +51,9 @@ class BarMethods:
     def history(
         self: Client,
         symbols: str | Iterable[str],
-        start: object,
+        start: object = None,
         end: object = None,
+        period: str | None = None,
         interval: str = "D",
         adjusted: bool = True,
         *,
@@ -76,8 +77,14 @@ class BarMethods:
         symbols : a code or a list/Series/Index of six-character codes.
         start, end : ``"2024-01-31"``, ``"20240131"``, ``date``, ``datetime`` or
             ``pd.Timestamp``; ``end=None`` (and any end after today) is today in KST.
-        interval : ``"D"``, ``"W"``, ``"M"`` or ``"Y"``. A week/month/year bar is dated by its
-            last trading day in the range; the first one covers only the days from ``start``.
+        period : instead of ``start``, a span back from ``end`` in yfinance's words: ``"1d"``,
+            ``"5d"`` (the latest 1 or 5 KRX trading days), ``"1mo"``, ``"3mo"``, ``"6mo"``,
+            ``"1y"``, ``"2y"``, ``"5y"``, ``"10y"`` (from the same calendar day), ``"ytd"``,
+            ``"max"`` (:data:`kisresearch.plan.validate.PERIODS`). Neither ``start`` nor
+            ``period``: one year (``"1y"``); both: an error.
+        interval : ``"D"``, ``"W"``, ``"M"`` or ``"Y"`` (also ``"1d"``, ``"1wk"``, ``"1mo"``). A
+            week/month/year bar is dated by its last trading day in the range; the first one
+            covers only the days from ``start``.
         adjusted : prices and volumes adjusted for splits and other capital changes
             (``FID_ORG_ADJ_PRC=0``), or as traded (``False``).
         cache, refresh : ``cache=False`` skips the cache and the bar store; ``refresh=True``
@@ -103,9 +110,9 @@ class BarMethods:
         read from the bar store; those rows have ``from_cache`` True).
         """
         codes = validate.symbols(symbols)
-        period = validate.choice(interval, ep.INTERVALS, "interval")
+        bar = validate.interval(interval, ep.INTERVALS)
         market = validate.choice(market, ep.MARKETS, "market")
-        first, last = validate.date_range(start, end, self.pipeline.today())
+        first, last = validate.span(start, end, period, self.pipeline.today(), is_trading_day)
         cap = ep.DAILY.rows or 100
 
         def rows(_: str, page: Fetched) -> list[Row]:
@@ -115,19 +122,19 @@ class BarMethods:
             got: list[Fetched] = []
             page_end: date | None = end
             while page_end is not None:
-                params = ep.daily_params(code, start, page_end, period, adjusted, market)
+                params = ep.daily_params(code, start, page_end, bar, adjusted, market)
                 page = self.pipeline.fetch(
                     ep.DAILY, params, symbol=code, use_cache=use_cache, refresh=refresh
                 )
                 got.append(page)
                 dates = [d for r in rows(code, page) if (d := _day(r["stck_bsop_date"]))]
-                page_end = ep.next_end(dates, cap, period, start, page_end)
+                page_end = ep.next_end(dates, cap, bar, start, page_end)
             return got
 
         def empty(_: str) -> str:
             return f"no bars from {first} to {last}"
 
-        if self.store is not None and cache and period == "D":
+        if self.store is not None and cache and bar == "D":
             now = self.pipeline.now()
             held = Held(
                 self.store,

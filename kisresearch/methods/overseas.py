@@ -94,8 +94,9 @@ class OverseasMethods:
         symbols: str | Iterable[str],
         exchange: str = "NAS",
         *,
-        start: object,
+        start: object = None,
         end: object = None,
+        period: str | None = None,
         interval: str = "D",
         adjusted: bool = True,
         cache: bool = True,
@@ -108,10 +109,11 @@ class OverseasMethods:
         Parameters
         ----------
         symbols, exchange : as in :meth:`overseas_quotes`.
-        start, end : as in :meth:`history`; dates are the exchange's trading dates.
-            ``end=None`` asks KIS for the latest bars.
-        interval : ``"D"``, ``"W"`` or ``"M"``. Week and month bars are whole periods (the
-            first may begin before ``start``).
+        start, end, period : as in :meth:`history` (one year by default); dates are the
+            exchange's trading dates, and ``"1d"``/``"5d"`` count weekdays (its holidays are not
+            known here). ``end=None`` asks KIS for the latest bars.
+        interval : ``"D"``, ``"W"`` or ``"M"`` (also ``"1d"``, ``"1wk"``, ``"1mo"``). Week and
+            month bars are whole periods (the first may begin before ``start``).
         adjusted : adjusted prices (``MODP=1``) or as traded.
         cache, refresh : as in :meth:`history`; daily bars are read from the bar store first
             and kept there once final (the next day, 10:00 KST).
@@ -127,8 +129,8 @@ class OverseasMethods:
         """
         tickers = validate.tickers(symbols)
         excd = validate.choice(exchange, ep.EXCHANGES, "exchange")
-        period = validate.choice(interval, tuple(ep.OVERSEAS_INTERVALS), "interval")
-        first, last = validate.date_range(start, end, self.pipeline.today())
+        bar = validate.interval(interval, tuple(ep.OVERSEAS_INTERVALS))
+        first, last = validate.span(start, end, period, self.pipeline.today(), _weekday)
         cap = ep.OVERSEAS_DAILY.rows or 100
 
         def found(page: Fetched) -> list[Row]:
@@ -145,13 +147,13 @@ class OverseasMethods:
         def fetch(ticker: str, start: date, page_end: date | None, use: bool) -> list[Fetched]:
             got: list[Fetched] = []
             while True:
-                params = ep.overseas_daily_params(ticker, excd, page_end, period, adjusted)
+                params = ep.overseas_daily_params(ticker, excd, page_end, bar, adjusted)
                 page = self.pipeline.fetch(
                     ep.OVERSEAS_DAILY, params, symbol=ticker, use_cache=use, refresh=refresh
                 )
                 got.append(page)
                 dates = [d for r in found(page) if (d := _day(r["xymd"]))]
-                following = ep.next_end(dates, cap, period, start, page_end)
+                following = ep.next_end(dates, cap, bar, start, page_end)
                 if following is None:
                     return got
                 page_end = following
@@ -159,7 +161,7 @@ class OverseasMethods:
         def empty(_: str) -> str:
             return f"no bars from {first} to {last}"
 
-        if self.store is not None and cache and period == "D":
+        if self.store is not None and cache and bar == "D":
             now = self.pipeline.now()
             today = self.pipeline.today()
             held = Held(
@@ -199,5 +201,9 @@ def overseas_settled(now: float) -> date:
     return (kst(now) - timedelta(hours=34)).date()
 
 
+def _weekday(day: date) -> bool:
+    return day.weekday() < 5
+
+
 def _weekdays_in(a: int, b: int) -> bool:
-    return any(sp.key_day(k).weekday() < 5 for k in range(a, min(b, a + 6) + 1))
+    return any(_weekday(sp.key_day(k)) for k in range(a, min(b, a + 6) + 1))

@@ -10,6 +10,7 @@ import pandas as pd
 from ..plan import endpoints as ep
 from ..plan import validate
 from ..shape import frames
+from ..shape.markets import with_market
 from ._base import NO_ANSWER, Client, Fetched, describe, one_each
 
 MULTIQUOTE_SIZE = 30
@@ -43,7 +44,8 @@ class QuoteMethods:
         - both: ``price``, ``change``, ``change_sign`` (str: 1 upper limit, 2 up, 3 flat,
           4 lower limit, 5 down), ``change_pct``, ``open``, ``high``, ``low``, ``base_price``,
           ``upper_limit``, ``lower_limit``, ``volume``, ``value_traded`` (KRW)
-        - default: ``name``, ``market``, ``prev_close``, ``ask``, ``bid``, ``ask_size``,
+        - default: ``name``, ``market`` (KOSPI, KOSDAQ, KONEX), ``market_kr`` (KIS's label:
+          코스피, 코스닥, 코넥스), ``prev_close``, ``ask``, ``bid``, ``ask_size``,
           ``bid_size``, ``total_ask_size``, ``total_bid_size``
         - ``detail=True``: ``sector``, ``turnover_pct``, ``per``, ``pbr``, ``eps``, ``bps``,
           ``market_cap_100m_krw`` (hundred-million KRW), ``listed_shares``, ``foreign_pct``,
@@ -120,7 +122,7 @@ class QuoteMethods:
             [bool(s and s.from_cache) for s in source.values()],
             [s.fetched_at if s else None for s in source.values()],
         )
-        return self.pipeline.provenance(df, ep.MULTIQUOTE, fetched)
+        return self.pipeline.provenance(with_market(df), ep.MULTIQUOTE, fetched)
 
     def orderbook(
         self: Client,

@@ -106,7 +106,7 @@ def _master(client: Client, url: str, use_cache: bool, refresh: bool) -> tuple[s
     """The decoded ``.mst`` text of one master zip, from the cache or downloaded and stored;
     and the answer's provenance (its body left empty)."""
     store = client.cache if use_cache else None
-    key = store.key(client.namespace, MASTER, {"URL": url}) if store is not None else ""
+    key = store.key(client.namespace, MASTER, {"URL": _where(client, url)}) if store else ""
     if store is not None and not refresh:
         hit = store.get(key, endpoint=MASTER)
         if hit is not None and isinstance(hit.payload, Mapping):
@@ -119,3 +119,10 @@ def _master(client: Client, url: str, use_cache: bool, refresh: bool) -> tuple[s
         ttl = POLICIES["day"].ttl_for({}, {"text": text}, now)
         store.set(key, {"text": text}, ttl=ttl, endpoint=MASTER)
     return text, Fetched({}, False, now)
+
+
+def _where(client: Client, url: str) -> str:
+    """``url`` as a cache key keeps it: its path alone when the API server itself serves it (the
+    simulator does, on a port that changes with every start; the namespace names the server)."""
+    server = client.pipeline.transport.base_url + "/"
+    return url.removeprefix(server[:-1]) if url.startswith(server) else url

@@ -9,14 +9,16 @@ from __future__ import annotations
 import functools
 import inspect
 import re
+from calendar import monthrange
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..shape.markets import YAHOO_SUFFIXES, known_markets
 from ..timebase import KST
 
 T = TypeVar("T")
@@ -25,6 +27,8 @@ R = TypeVar("R")
 EARLIEST = date(1900, 1, 1)
 
 _SYMBOL = re.compile(r"^[0-9A-Za-z]{6}$")
+_YAHOO = re.compile(r"^([0-9A-Za-z]{6})(\.K[SQ])$", re.IGNORECASE)
+_SIX_DIGITS = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 _TICKER = re.compile(r"^[0-9A-Za-z.\-]{1,16}$")
 _ACCOUNT = re.compile(r"^(\d{8})-?(\d{2})$", re.ASCII)
 _DATE = re.compile(r"^([0-9]{4})([-/.]?)([0-9]{2})\2([0-9]{2})$")  # 2024-01-31, 20240131
@@ -46,7 +50,13 @@ def _items(value: object, what: str) -> list[object]:
     return list(value)
 
 
-def _codes(value: object, pattern: re.Pattern[str], what: str, expected: str) -> list[str]:
+def _codes(
+    value: object,
+    pattern: re.Pattern[str],
+    what: str,
+    expected: str,
+    bare: Callable[[str], str] = str.strip,
+) -> list[str]:
     out: dict[str, None] = {}
     bad: list[str] = []
     for item in _items(value, what):
@@ -62,15 +72,17 @@ def _codes(value: object, pattern: re.Pattern[str], what: str, expected: str) ->
             ):
                 hint = f" (codes are text: {item} -> {item:06d}; read them with dtype=str)"
             raise TypeError(f"{what} {item!r} is a {type(item).__name__}, not a str{hint}")
-        code = item.strip()
+        code = bare(item)
         if code.isascii() and pattern.match(code):  # ASCII first: "ß".upper() is "SS"
             out[code.upper()] = None
         else:
             bad.append(repr(item))
     if bad:
         shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        six = _SIX_DIGITS.search(bad[0]) if what == "symbol" else None
+        hint = f"; for {bad[0]} use the six-digit code {six.group(1)!r}" if six else ""
         raise ConfigError(
-            f"malformed {what}{'s' if len(bad) > 1 else ''} {shown}: expected {expected}"
+            f"malformed {what}{'s' if len(bad) > 1 else ''} {shown}: expected {expected}{hint}"
         )
     if not out:
         raise ConfigError(f"no {what}s given")
@@ -86,11 +98,30 @@ def symbols(value: object, *, what: str = "symbol") -> list[str]:
     """Normalise one symbol or an iterable of symbols to a list of unique six-character codes.
 
     Accepts a str, list, tuple, set, pandas Series or Index. Order is kept (a set is sorted),
-    duplicates collapse, letters are upper-cased. Anything else raises before any request:
-    ``TypeError`` for a value that is not a string, ``ValueError`` (ConfigError) listing the
-    malformed codes.
+    duplicates collapse, letters are upper-cased, and Yahoo's suffixes are dropped
+    (``"005930.KS"`` is ``"005930"``) once checked against the market where it is known
+    (:func:`~kisresearch.shape.markets.known_markets`: ``"005930.KQ"`` is refused, naming
+    ``.KS``). Anything else raises before any request: ``TypeError`` for a value that is not a
+    string, ``ValueError`` (ConfigError) listing the malformed codes.
     """
-    return _codes(value, _SYMBOL, what, "six letters or digits such as '005930'")
+    return _codes(value, _SYMBOL, what, "six letters or digits such as '005930'", _unsuffixed)
+
+
+def _unsuffixed(item: str) -> str:
+    """``item`` stripped, without a Yahoo suffix that fits its market."""
+    code = item.strip()
+    found = _YAHOO.match(code)
+    if found is None:
+        return code
+    bare, suffix = found.group(1).upper(), found.group(2).upper()
+    market = known_markets().get(bare)
+    if market is not None and YAHOO_SUFFIXES[suffix] != market:
+        right = next(s for s, m in YAHOO_SUFFIXES.items() if m == market)
+        raise ConfigError(
+            f"symbol {item!r}: {bare} is listed on {market}, so its Yahoo suffix is {right}, "
+            f"not {suffix}; KIS needs no suffix: {bare!r}"
+        )
+    return bare
 
 
 def tickers(value: object) -> list[str]:
@@ -147,6 +178,79 @@ def date_range(start: object, end: object, today: date) -> tuple[date, date]:
         shown = "today" if end is None else repr(end)
         raise ConfigError(f"start={start!r} is after end={shown} ({first} > {last})")
     return first, last
+
+
+PERIODS = ("1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max")
+DEFAULT_PERIOD = "1y"
+_PERIOD = re.compile(r"^(\d+)(d|mo|y)$")
+
+
+def span(
+    start: object,
+    end: object,
+    period: object,
+    today: date,
+    trading_day: Callable[[date], bool],
+) -> tuple[date, date]:
+    """The days of a bar request, ``(first, last)``: ``start`` to ``end`` as in
+    :func:`date_range`, or ``period`` back from ``end`` (None: today), in yfinance's words
+    (:data:`PERIODS`): ``"1d"``, ``"5d"`` the latest 1 or 5 days that ``trading_day`` holds up
+    to ``end``; ``"1mo"`` ... ``"10y"`` from the same calendar day that many months or years
+    before (the 29th of February a year back is the 28th); ``"ytd"`` from the 1st of January;
+    ``"max"`` from 1900. Neither given: :data:`DEFAULT_PERIOD`. Both given is an error."""
+    if isinstance(period, str) and period.strip().upper() in ("D", "W", "M", "Y"):
+        raise ConfigError(
+            f"period={period!r} is a bar interval: pass it as interval={period!r} "
+            "(period, before interval, is a span such as '1y')"
+        )
+    if start is not None and period is not None:
+        raise ConfigError(
+            f"give start or period, not both (start={start!r}, period={period!r}): "
+            "period counts back from end"
+        )
+    if start is not None:
+        return date_range(start, end, today)
+    name = period.strip().lower() if isinstance(period, str) else period
+    if name is None:
+        name = DEFAULT_PERIOD
+    if name not in PERIODS:
+        raise ConfigError(f"unknown period {period!r}: expected one of {', '.join(PERIODS)}")
+    last = today if end is None else min(day(end, "end"), today)
+    if name == "max":
+        return EARLIEST, last
+    if name == "ytd":
+        return date(last.year, 1, 1), last
+    found = _PERIOD.match(name)
+    assert found is not None
+    count, unit = int(found.group(1)), found.group(2)
+    if unit == "d":
+        first = last + timedelta(days=1)
+        while count:
+            first -= timedelta(days=1)
+            count -= trading_day(first)
+        return first, last
+    months = count * (12 if unit == "y" else 1)
+    year, month = divmod(last.year * 12 + last.month - 1 - months, 12)
+    month += 1
+    return date(year, month, min(last.day, monthrange(year, month)[1])), last
+
+
+_INTERVAL_ALIASES = {"1d": "D", "1wk": "W", "1mo": "M"}  # yfinance's names
+
+
+def interval(value: object, allowed: Sequence[str]) -> str:
+    """A bar interval as KIS names it (one of ``allowed``, such as ``D W M Y``), from that name
+    in any case or yfinance's ``"1d"``, ``"1wk"``, ``"1mo"``."""
+    if isinstance(value, str):
+        name = _INTERVAL_ALIASES.get(value.strip().lower(), value.strip().upper())
+        if name in allowed:
+            return name
+    aliases = [a for a, n in _INTERVAL_ALIASES.items() if n in allowed]
+    minute = isinstance(value, str) and value.strip().lower() in ("1m", "1min", "1t")
+    raise ConfigError(
+        f"unknown interval {value!r}: expected one of {', '.join(allowed)} "
+        f"or {', '.join(aliases)}" + ("; 1-minute bars come from minute_bars()" if minute else "")
+    )
 
 
 def time_of_day(value: object, what: str) -> time:

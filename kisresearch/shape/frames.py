@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..timebase import KST
+from .markets import MARKET_IDS
 
 TZ = "Asia/Seoul"
 Row = Mapping[str, Any]
@@ -251,9 +252,6 @@ def book_stamp(hhmmss: Any, fetched_at: float) -> str | None:
     return day.strftime("%Y%m%d") + text
 
 
-MARKET_IDS = {"STK": "KOSPI", "KSQ": "KOSDAQ", "KNX": "KONEX"}
-
-
 def info_row(out: Row) -> dict[str, Any]:
     """search-stock-info ``output`` plus ``_market`` (KOSPI/KOSDAQ/KONEX from ``mket_id_cd``)
     and ``_listed`` (the listing date of whichever market lists it)."""
@@ -270,7 +268,7 @@ def info_row(out: Row) -> dict[str, Any]:
 # intstock-multprice (FHKST11300006): one object per requested symbol
 MULTIQUOTE_COLUMNS = (
     Col("inter_kor_isnm", "name", "str"),
-    Col("kospi_kosdaq_cls_name", "market", "str"),
+    Col("kospi_kosdaq_cls_name", "market_kr", "str"),  # markets.with_market adds market
     Col("inter2_prpr", "price"),
     Col("inter2_prdy_vrss", "change", sign="prdy_vrss_sign"),
     Col("prdy_vrss_sign", "change_sign", "str"),

@@ -36,8 +36,9 @@ def _load() -> pd.DataFrame:
         df = pd.read_csv(fh, dtype=str, keep_default_na=False)
     df["listed_date"] = pd.to_datetime(df["listed_date"], format="%Y%m%d")
     df["listed_shares"] = df["listed_shares"].astype("int64")
+    df = df.rename(columns={"code": "symbol"})  # the simulator's file says code; frames say symbol
     return df[
-        ["code", "name", "eng_name", "market", "group", "sector", "listed_date", "listed_shares"]
+        ["symbol", "name", "eng_name", "market", "group", "sector", "listed_date", "listed_shares"]
     ]
 
 
@@ -50,10 +51,10 @@ def market_choice(market: str) -> list[str]:
 
 
 def universe(market: str = "all") -> pd.DataFrame:
-    """The shipped universe: ``code``, ``name``, ``eng_name``, ``market`` (KOSPI/KOSDAQ),
+    """The shipped universe: ``symbol``, ``name``, ``eng_name``, ``market`` (KOSPI/KOSDAQ),
     ``group`` (ST stock, EF ETF), ``sector``, ``listed_date``, ``listed_shares``.
 
-    >>> universe().query("code == '005930'")["name"].item()
+    >>> universe().query("symbol == '005930'")["name"].item()
     '삼성전자'
     """
     df = _load()

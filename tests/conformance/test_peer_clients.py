@@ -87,7 +87,7 @@ def bars(interval: str, back: int) -> Expect:
     def expect(kis: kr.KIS, v: Values) -> dict[str, Any]:
         day = _day(v["date"])
         df = kis.history(
-            SYMBOL, day - timedelta(days=back), day, interval, adjusted=bool(v["adjusted"])
+            SYMBOL, day - timedelta(days=back), day, interval=interval, adjusted=bool(v["adjusted"])
         )
         rows = df[df["date"] == pd.Timestamp(day)]
         assert not rows.empty, f"kisresearch has no {interval} bar dated {day}"

@@ -222,6 +222,41 @@ DATES = [
         marks=has("history"),
     ),
     case(
+        "yahoo-suffix-of-the-other-market",
+        lambda e: e.kis.quotes(["000660", "005930.KQ"]),
+        ValueError,
+        "'005930.KQ'",
+        ".KS",
+    ),
+    case(
+        "start-and-period",
+        lambda e: e.kis.history("005930", start="2024-01-02", period="2y"),
+        ValueError,
+        "start='2024-01-02', period='2y'",
+        marks=has("history"),
+    ),
+    case(
+        "period",
+        lambda e: e.kis.history("005930", period="2yr"),
+        ValueError,
+        "'2yr'",
+        marks=has("history"),
+    ),
+    case(
+        "interval-1m",
+        lambda e: e.kis.history("005930", interval="1m"),
+        ValueError,
+        "minute_bars()",
+        marks=has("history"),
+    ),
+    case(
+        "overseas-start-and-period",
+        lambda e: e.kis.overseas_history("AAPL", start="2024-01-02", period="ytd"),
+        ValueError,
+        "period='ytd'",
+        marks=has("overseas_history"),
+    ),
+    case(
         "bad-symbol-first",
         lambda e: e.kis.history("12345", start="2024-13-01"),
         ValueError,
@@ -465,7 +500,7 @@ def test_a_refused_input_leaves_the_client_usable(sim, home, wire):
 # -- property-based fuzzing ----------------------------------------------------------------
 
 CODE = re.compile(r"[0-9A-Z]{6}")
-KNOWN = frozenset(kr.universe()["code"])
+KNOWN = frozenset(kr.universe()["symbol"])
 FUZZ = settings(
     max_examples=300,
     deadline=None,

@@ -33,7 +33,7 @@ def test_quotes_default_uses_the_30_symbol_call(kis, sim):
 
 
 def test_hundred_symbols_cost_four_calls(kis, sim):
-    codes = kr.universe()["code"].head(100)
+    codes = kr.universe()["symbol"].head(100)
     df = kis.quotes(codes)
     assert len(df) == 100 and df["error"].isna().all()
     assert sim.truth()["by_tr_id"]["FHKST11300006"] == 4

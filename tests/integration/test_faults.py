@@ -35,7 +35,7 @@ from kisresearch.pipeline.retry import RetryPolicy
 from kisresearch.sim import Faults, Simulator
 from tests.conftest import to_quiet
 
-CODES = kr.universe()["code"].head(200).tolist()
+CODES = kr.universe()["symbol"].head(200).tolist()
 HISTORY_CODES = CODES[:40]
 HISTORY_SPAN = ("2025-01-02", "2025-06-30")  # ~120 trading days: two pages a symbol
 FAST_RETRY = RetryPolicy(initial=0.01, max_wait=0.1, max_attempts=8)
@@ -479,7 +479,7 @@ def test_a_redis_blip_mid_pull_loses_no_row_and_causes_no_rejection(home, caplog
 
     port = _free_port()
     redis = start_redis(port)
-    codes = kr.universe()["code"].tolist()[:120]
+    codes = kr.universe()["symbol"].tolist()[:120]
     try:
         with (
             Simulator(profile="real") as sim,

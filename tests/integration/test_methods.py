@@ -51,6 +51,25 @@ def test_history_250_days_is_three_pages_without_seams(kis, sim):
     assert df.attrs["answers"] == 3 and df.attrs["tr_id"] == "FHKST03010100"
 
 
+def test_history_takes_yfinances_spans_and_intervals(kis, sim):
+    today = kis.pipeline.today()
+    year = kis.history("005930")  # no span given: one year up to today
+    a_year_ago = today.replace(year=today.year - 1)
+    same = kis.history("005930", start=a_year_ago)
+    where = ["from_cache", "fetched_at"]  # the second call reads the bar store
+    pd.testing.assert_frame_equal(year.drop(columns=where), same.drop(columns=where))
+    assert year["date"].min().date() >= a_year_ago and len(year) > 200
+    two = kis.history("005930", period="2y", interval="1d")
+    assert two["date"].min().date() >= today.replace(year=today.year - 2)
+    assert len(two) > len(year) + 200
+    weekly = kis.history("005930", period="6mo", interval="1wk")
+    assert (
+        weekly["close"].tolist()
+        == kis.history("005930", period="6mo", interval="W")["close"].tolist()
+    )
+    assert kis.history("005930", period="5d")["date"].nunique() == 5
+
+
 def test_history_of_many_symbols_is_long_and_in_the_order_asked(kis, sim):
     df = kis.history(["000660", "005930", "000660", "999999"], "2024-03-01", "2024-03-31")
     assert list(dict.fromkeys(df["symbol"])) == ["000660", "005930", "999999"]
@@ -130,7 +149,7 @@ def test_end_defaults_to_today(kis, sim):
 
 
 def test_history_of_100_symbols_runs_through_the_batch_engine(kis, sim):
-    codes = kr.universe().query("group == 'ST'")["code"].head(100)
+    codes = kr.universe().query("group == 'ST'")["symbol"].head(100)
     df = kis.history(codes, "2024-01-01", "2024-12-31")
     truth = sim.truth()
     assert truth["by_tr_id"]["FHKST03010100"] == 300 and truth["rejected"] == 0
@@ -228,7 +247,7 @@ def test_investors(kis, sim):
 
 def test_info_matches_the_universe(kis, sim):
     df = kis.info(["005930", "000050", "999999"])
-    known = kr.universe().set_index("code")
+    known = kr.universe().set_index("symbol")
     for code in ("005930", "000050"):
         assert df.loc[code, "name"] == known.loc[code, "name"]
         assert df.loc[code, "market"] == known.loc[code, "market"]
@@ -264,7 +283,7 @@ def test_symbols_from_the_master_files_cached_for_a_day(sim, home, monkeypatch):
         monkeypatch.setattr(kis.pipeline, "download", download)
         df = kis.symbols()
         shipped = kr.universe()
-        assert set(df["symbol"]) == set(shipped["code"])
+        assert set(df["symbol"]) == set(shipped["symbol"])
         assert df["market"].tolist() == sorted(df["market"], key=["KOSPI", "KOSDAQ"].index)
         one = df.set_index("symbol").loc["005930"]
         assert one["name"] == "삼성전자" and one["isin"] == "KR7005930003"
@@ -281,3 +300,39 @@ def test_symbols_from_the_master_files_cached_for_a_day(sim, home, monkeypatch):
         assert len(kosdaq) == (shipped["market"] == "KOSDAQ").sum()
         kis.symbols("KOSPI", cache=False)
         assert len(downloads) == 4
+
+
+def test_master_files_stay_cached_across_simulators_on_new_ports(home):
+    with Simulator(rate=200) as first, kr.KIS(simulator=first, progress=False) as kis:
+        kis.symbols()
+        port = first.base_url
+    with Simulator(rate=200) as second, kr.KIS(simulator=second, progress=False) as kis:
+        assert second.base_url != port  # a new kernel's simulator: a new random port
+        again = kis.symbols()
+        assert again.attrs["from_cache"] == 2 and again.attrs["answers"] == 2
+        assert kis.cache.report().loc["master", "entries"] == 2  # not two more for each port
+
+
+# --- one vocabulary -------------------------------------------------------------------------
+
+MARKETS = {"KOSPI", "KOSDAQ", "KONEX"}
+
+
+def test_every_frame_names_symbols_and_markets_alike(kis):
+    codes = ["005930", "000660", "035720", "086520"]  # three on KOSPI, one on KOSDAQ
+    shipped = kr.universe().set_index("symbol").loc[codes, "market"]
+    listed = kis.symbols().set_index("symbol").loc[codes, "market"]
+    quotes = kis.quotes(codes)
+    info = kis.info(codes)
+    assert quotes.index.name == info.index.name == "symbol"
+    for frame in (listed, quotes["market"], info["market"]):
+        assert set(frame) <= MARKETS
+        assert frame.to_dict() == shipped.to_dict()
+    korean = {"KOSPI": "코스피", "KOSDAQ": "코스닥"}
+    assert quotes["market_kr"].to_dict() == shipped.map(korean).to_dict()
+    assert list(quotes.columns[:3]) == ["name", "market", "market_kr"]
+
+
+def test_yahoo_suffixes_are_dropped(kis):
+    df = kis.quotes(["005930.KS", "086520.kq", "000660"])
+    assert list(df.index) == ["005930", "086520", "000660"] and df["error"].isna().all()

@@ -98,7 +98,7 @@ def test_rows_say_which_answers_came_from_the_cache(kis, sim):
 
 
 def test_interrupted_pull_resumes_with_only_what_is_missing(sim, monkeypatch):
-    codes = kr.universe().query("group == 'ST'")["code"].head(8).tolist()
+    codes = kr.universe().query("group == 'ST'")["symbol"].head(8).tolist()
     span = ("2023-01-01", "2023-08-31")  # about 165 trading days: two pages a symbol
     pages = 2 * len(codes)
     with kr.KIS(simulator=sim, progress=False, workers=2) as kis:
@@ -147,7 +147,7 @@ def test_a_long_pull_uses_no_item_timeout_by_default(kis, sim):
 
 
 def test_a_warm_pull_is_read_before_the_pool_and_a_cold_one_goes_straight_to_it(kis, sim):
-    codes = kr.universe()["code"].head(40).tolist()
+    codes = kr.universe()["symbol"].head(40).tolist()
     kis.quotes(codes, detail=True)  # cold: 16 misses in a row, then the pool for all 40
     assert kis.cache.stats()["misses"] == 40 and sim.truth()["accepted"] == 40  # counted once
     batches = len(kis.pipeline.runner.history)
@@ -155,5 +155,5 @@ def test_a_warm_pull_is_read_before_the_pool_and_a_cold_one_goes_straight_to_it(
     # was: 100 cached answers put through 100 futures of the pool, 65 ms of a 95-ms call
     assert warm["from_cache"].all() and len(kis.pipeline.runner.history) == batches
     assert kis.cache.stats()["hits"] == 40 and sim.truth()["accepted"] == 40
-    half = kis.quotes([*codes[:20], *kr.universe()["code"].iloc[40:60]], detail=True)
+    half = kis.quotes([*codes[:20], *kr.universe()["symbol"].iloc[40:60]], detail=True)
     assert half["from_cache"].sum() == 20 and sim.truth()["accepted"] == 60  # the rest pooled

@@ -72,6 +72,15 @@ def test_overseas_weekly_across_a_seam_matches_daily(kis, sim):
     pd.testing.assert_frame_equal(weekly[cols], expected.reset_index(drop=True)[cols])
 
 
+def test_overseas_history_defaults_to_a_year_and_takes_yfinances_names(kis):
+    today = kis.pipeline.today()
+    year = kis.overseas_history("AAPL")
+    assert year["error"].isna().all() and len(year) > 200
+    assert year["date"].min().date() >= today.replace(year=today.year - 1)
+    monthly = kis.overseas_history("AAPL", period="ytd", interval="1mo")
+    assert monthly["date"].min().year == today.year or monthly["error"].notna().all()
+
+
 def test_overseas_history_up_to_today(kis, sim):
     df = kis.overseas_history("SPY", "AMS", start=date.today() - timedelta(days=10))
     assert sim.truth()["by_tr_id"]["HHDFS76240000"] == 1

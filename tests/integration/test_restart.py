@@ -16,7 +16,7 @@ def _pull(sim, home) -> str:
         kis = kr.KIS(app_key={sim.app_key!r}, app_secret={sim.app_secret!r},
                      base_url={sim.base_url!r}, env="real", home={str(home)!r}, progress=False,
                      cache_ttl={{"multiquote": 3600}})  # also during KRX hours
-        codes = kr.universe()["code"].head(60).tolist()
+        codes = kr.universe()["symbol"].head(60).tolist()
         q = kis.quotes(codes)
         h = kis.history(codes[:3], start="2024-01-01", end="2024-06-30")
         print(int(q["from_cache"].sum()), int(h["from_cache"].sum()), len(q), len(h))

@@ -11,7 +11,7 @@ from kisresearch.observe import logs
 
 def test_stats_match_server_truth_after_a_pull(sim, home):
     with kr.KIS(simulator=sim, progress=False) as kis:
-        codes = kr.universe()["code"].head(40).tolist()
+        codes = kr.universe()["symbol"].head(40).tolist()
         kis.quotes(codes, detail=True)  # 40 calls
         kis.quotes(codes)  # 2 calls
         kis.quotes(codes)  # cache: 2 hits, 0 calls
