@@ -535,7 +535,8 @@ def _cell_html(name: str, text: str) -> str:
     return (
         "<div style='min-width:96px;margin:0 12px 4px 0'>"
         f"<div style='font-size:11px;color:#666'>{html.escape(name)}</div>"
-        f"<div style='font-size:16px;font-weight:600'>{html.escape(text)}</div></div>"
+        f"<div data-counter='{html.escape(name)}' style='font-size:16px;font-weight:600'>"
+        f"{html.escape(text)}</div></div>"
     )
 
 
