@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ from kisresearch.notebook.dashboard import COUNTERS, Dashboard
 from kisresearch.observe.stats import StatsManager
 
 PNG = b"\x89PNG\r\n\x1a\n"
+SVG = b"<?xml"
 THREAD = "kisresearch-dashboard"
 UNIVERSE = Path(__file__).resolve().parents[3] / "data" / "universe.csv"
 
@@ -61,7 +63,7 @@ def test_refresh_updates_counters_and_image(clock: Any) -> None:
     dash = Dashboard(stats)
     assert dash.counters["calls"] == "0"
     empty = dash.image
-    assert empty.startswith(PNG)
+    assert empty.startswith(SVG)
 
     feed(stats, clock, seconds=5)
     stats.record_token()
@@ -75,9 +77,9 @@ def test_refresh_updates_counters_and_image(clock: Any) -> None:
     assert shown["retries"] == "5"
     assert shown["cache hits"] == "25 (50.0%)"
     assert shown["tokens issued"] == "1"
-    assert shown["limiter wait"] == "1.2 s"
+    assert shown["limiter wait"] == "25 ms/call"  # 1.25 s waited over 50 calls
     first = dash.image
-    assert first.startswith(PNG) and first != empty
+    assert first.startswith(SVG) and first != empty
     assert "50" in dash._cells["calls"].value  # the widget itself, not only the dict
 
     feed(stats, clock, seconds=3)
@@ -98,7 +100,7 @@ def test_the_second_in_progress_is_counted_but_not_plotted(clock: Any) -> None:
 
 def test_empty_stats_draw_titled_empty_axes(clock: Any, tmp_path: Path) -> None:
     dash = Dashboard(StatsManager(clock=clock))  # no limit either
-    assert set(dash.counters.values()) <= {"0", "0 (-)", "0.0 s"}
+    assert set(dash.counters.values()) <= {"0", "0 (-)", "-"}
     fig = dash.figure()
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert titles[0] == "calls/s"
@@ -119,7 +121,7 @@ def test_seconds_without_calls_plot_nan_ratios(clock: Any) -> None:
     seconds = dash._read().seconds
     assert len(seconds) == 30 and seconds["calls"].sum() == 0
     assert dash.counters["cache hits"] == "3 (100.0%)"
-    assert dash.image.startswith(PNG)
+    assert dash.image.startswith(SVG)
 
 
 def test_limit_comes_from_argument_client_or_stats(clock: Any) -> None:
@@ -128,6 +130,79 @@ def test_limit_comes_from_argument_client_or_stats(clock: Any) -> None:
     client = SimpleNamespace(stats=stats, limiter_config=SimpleNamespace(rate=18.0))
     assert Dashboard(client).counters["calls/s"] == "0 / 18"
     assert Dashboard(client, limit=5).counters["calls/s"] == "0 / 5"
+
+
+@pytest.mark.parametrize(
+    ("limit", "peak", "ticks"),
+    [
+        (20, 20, [0, 5, 10, 15, 20]),  # was 0, 3, ..., 21
+        (18, 18, [0, 6, 12, 18]),
+        (20, 45, [0, 10, 20, 30, 40]),  # above the limit: fewer ticks, the limit still one
+        (7, 7, [0, 1, 2, 3, 4, 5, 6, 7, 8]),
+        (2.5, 2, [0, 1, 2, 2.5]),
+    ],
+)
+def test_the_rate_ticks_include_the_limit(
+    clock: Any, limit: float, peak: int, ticks: list[float]
+) -> None:
+    stats = StatsManager(clock=clock, limit=limit)
+    feed(stats, clock, seconds=3, per_second=peak)
+    rate_ax = Dashboard(stats).figure().axes[0]
+    low, high = rate_ax.get_ylim()
+    shown = [t for t in rate_ax.get_yticks() if low <= t <= high]
+    assert shown == ticks
+
+
+def test_zero_lines_are_drawn_above_the_axis(clock: Any) -> None:
+    stats = StatsManager(clock=clock, limit=20)
+    for _ in range(5):  # no error, rejection or cache hit: four lines at 0 (the run's ratio)
+        for _ in range(10):
+            stats.record_attempt("quote", "FHKST01010100", clock.now(), 0.02, "ok")
+            stats.record_cache("quote", hit=False)
+        clock.advance(1)
+    fig = Dashboard(stats).figure()
+    err_ax, hit_ax = fig.axes[1], fig.axes[2]
+    zeros = [line for ax in (err_ax, hit_ax) for line in ax.get_lines() if line.get_ydata()[0] == 0]
+    assert len(zeros) == 4
+    for line in zeros:
+        ax = line.axes
+        x = line.get_xdata()[0]
+        above = ax.transData.transform((x, 0))[1] - ax.transAxes.transform((0, 0))[1]
+        assert above >= 3  # display pixels between the line at 0 and the bottom spine
+
+
+def test_the_view_is_an_svg_shown_at_its_own_size(clock: Any, tmp_path: Path) -> None:
+    stats = StatsManager(clock=clock, limit=20)
+    feed(stats, clock, seconds=3)
+    dash = Dashboard(stats)
+    assert dash._image.format == "svg+xml"
+    width_pt = float(re.search(rb'<svg[^>]* width="([0-9.]+)pt"', dash.image).group(1))
+    css_px = width_pt * 96 / 72
+    assert dash._image.layout.max_width == f"{css_px:g}px"  # never stretched beyond it
+    png = dash.snapshot(tmp_path / "dash.png").read_bytes()
+    assert png.startswith(PNG)
+    assert int.from_bytes(png[16:20], "big") == 2 * css_px  # two device pixels per CSS pixel
+    assert dash.snapshot(tmp_path / "dash.svg").read_bytes().startswith(SVG)
+    assert "calls 30" in dash.figure()._suptitle.get_text()  # the file keeps the headline
+
+
+def test_watch_counts_only_the_block(clock: Any) -> None:
+    stats = StatsManager(clock=clock, limit=20)
+    feed(stats, clock, seconds=5)  # before the block: 50 calls, 25 cache hits
+    stats.record_token()
+    with Dashboard.watch(stats, interval=60) as live:
+        feed(stats, clock, seconds=2, per_second=4)  # 8 calls, 2 rejected, 2 errors
+    assert live.counters["calls"] == "8"
+    assert live.counters["rate-limited"] == "2"
+    assert live.counters["errors"] == "2"
+    assert live.counters["cache hits"] == "4 (50.0%)"
+    assert live.counters["tokens issued"] == "0"
+    assert live.counters["limiter wait"] == "62 ms/call"  # 0.5 s over 8 calls
+    seconds = live._read().seconds
+    assert len(seconds) == 2 and seconds["calls"].sum() == 8
+    title = live.figure().axes[1].get_title(loc="left")
+    assert "25.0% errors" in title  # the block's 2 of 8, not the run's 7 of 58
+    assert Dashboard(stats).counters["calls"] == "58"  # a plain dashboard: the whole run
 
 
 @pytest.mark.parametrize(
@@ -232,7 +307,7 @@ def test_dashboard_follows_a_real_pull(home: Path, tmp_path: Path) -> None:
         assert not failures and not puller.is_alive()
         final = int(dash.counters["calls"].replace(",", ""))
         assert early < final and final >= len(codes)
-        assert dash.counters["limiter wait"].endswith(" s")
+        assert dash.counters["limiter wait"].endswith(" ms/call")
         path = dash.snapshot(tmp_path / "pull.png")
         data = path.read_bytes()
         assert data.startswith(PNG) and len(data) > 1000
