@@ -11,7 +11,8 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from .pipeline.auth import TokenManager
 from .pipeline.batch import BatchRunner
 from .pipeline.cache import ResponseCache
 from .pipeline.flow import Pipeline
+from .pipeline.keys import AppKey, KeyPool
 from .pipeline.ratelimit import LimiterConfig, make_limiter
 from .pipeline.retry import RetryPolicy
 from .pipeline.transport import Transport
@@ -122,11 +124,15 @@ class KIS(
         retry: RetryPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
         simulator: Any = None,
+        keys: Sequence[tuple[str, str] | Mapping[str, str]] | None = None,
     ) -> None:
         _check_settings(workers, timeout, cache_ttl, item_timeout)
-        self._sim, self._own_sim = _simulator(simulator, app_key, app_secret, env, base_url)
+        pool = _key_specs(keys, app_key, app_secret, account)
+        named = app_key or (pool[0].app_key if pool else None)
+        self._sim, self._own_sim = _simulator(simulator, named, app_secret, env, base_url)
         try:
             self._wire(
+                pool=pool,
                 app_key=app_key,
                 app_secret=app_secret,
                 account=account,
@@ -155,6 +161,7 @@ class KIS(
     def _wire(
         self,
         *,
+        pool: list[_KeySpec],
         app_key: str | None,
         app_secret: str | None,
         account: str | None,
@@ -177,9 +184,18 @@ class KIS(
     ) -> None:
         """Build the parts from settings and join them into the pipeline."""
         sim = self._sim
+        first = pool[0] if pool else None
         creds, self.env, base_url, self.namespace = _server(
-            sim, app_key, app_secret, account, env, base_url
+            sim if first is None else None,
+            first.app_key if first else app_key,
+            first.app_secret if first else app_secret,
+            first.account if first else account,
+            (first.env if first else None) or env or (sim.profile if sim is not None else None),
+            base_url or (sim.base_url if sim is not None else None),
         )
+        if first is not None and sim is not None:
+            self.namespace = "sim"
+        creds_all = [creds] + [_credentials(k, self.env) for k in pool[1:]]
         if sim is not None:
             rate = rate if rate is not None else sim.rate
             if clock is SYSTEM_CLOCK:
@@ -189,14 +205,23 @@ class KIS(
             self.env, **_limiter_options(rate, limiter_options)
         )
         spec = limiter if limiter is not None else env_str("KIS_LIMITER")
-        self.limiter = make_limiter(
-            spec, self.limiter_config, key_id=creds.key_id(base_url), clock=clock
-        )
-        self.stats = StatsManager(clock=clock, limit=self.limiter_config.rate)
+        self.stats = StatsManager(clock=clock, limit=self.limiter_config.rate * len(creds_all))
         self.transport = Transport(base_url, timeout=timeout, pool_size=max(workers, 8))
-        self.auth = TokenManager(
-            self.transport, creds, self.home, clock=clock, on_issue=self.stats.record_token
+        self.keys = KeyPool(
+            [
+                AppKey(
+                    f"key {i}",
+                    c,
+                    TokenManager(
+                        self.transport, c, self.home, clock=clock, on_issue=self.stats.record_token
+                    ),
+                    make_limiter(spec, self.limiter_config, key_id=c.key_id(base_url), clock=clock),
+                )
+                for i, c in enumerate(creds_all, 1)
+            ],
+            clock,
         )
+        self.limiter, self.auth = self.keys.keys[0].limiter, self.keys.keys[0].auth
         self.cache: ResponseCache | None = None
         if cache is not False:
             folder = self.home / "cache" if cache is True else Path(cache)
@@ -208,10 +233,8 @@ class KIS(
             env=self.env,
             namespace=self.namespace,
             simulated=sim is not None,
-            credentials=creds,
+            keys=self.keys,
             transport=self.transport,
-            auth=self.auth,
-            limiter=self.limiter,
             retry_policy=self.retry_policy,
             stats=self.stats,
             cache=self.cache,
@@ -234,6 +257,9 @@ class KIS(
         """A client on a fresh embedded simulator; ``options`` go to
         :class:`kisresearch.sim.Simulator` (profile, rate, jitter, latency, faults, ...)
         except the client's own keywords (cache, limiter, workers, ...).
+
+        ``keys=3`` registers three app keys on it (each its own budget, token and account)
+        and makes the client a key pool of them (see ``keys`` of :class:`KIS`).
 
         ``process=True`` serves it from a process of its own
         (:class:`kisresearch.sim.process.SimulatorProcess`), as a remote KIS would be: the
@@ -258,10 +284,16 @@ class KIS(
             "clock",
         }
         client_opts = {k: options.pop(k) for k in list(options) if k in client_keys}
+        keys = options.pop("keys", 1)
+        if isinstance(keys, bool) or not isinstance(keys, int) or not 1 <= keys <= 16:
+            raise ConfigError(f"keys must be a whole number of app keys from 1 to 16, got {keys!r}")
+        if process and keys > 1:
+            raise ConfigError("keys= needs the simulator in this process (process=False)")
         sim = SimulatorProcess(**options) if process else Simulator(**options)
         sim.start()
         try:
-            kis = cls(simulator=sim, **client_opts)
+            pool = sim.pool(keys) if isinstance(sim, Simulator) and keys > 1 else None
+            kis = cls(simulator=sim, keys=pool, **client_opts)
         except BaseException:
             sim.stop()
             raise
@@ -290,7 +322,8 @@ class KIS(
         self.transport.close()
         if self.cache is not None:
             self.cache.close()
-        self.limiter.close()
+        for key in self.keys.keys:
+            key.limiter.close()
         if self._own_sim and self._sim is not None:
             self._sim.stop()
 
@@ -362,6 +395,86 @@ def _simulator(
     return sim, True
 
 
+@dataclass(frozen=True)
+class _KeySpec:
+    """One app key of a pool as given; ``repr`` never shows it."""
+
+    app_key: str
+    app_secret: str
+    account: str | None = None
+    env: str | None = None
+
+    def __repr__(self) -> str:
+        return "_KeySpec(***)"
+
+
+_KEY_FIELDS = ("app_key", "app_secret", "account", "env")
+
+
+def _key_specs(
+    keys: Sequence[tuple[str, str] | Mapping[str, str]] | None,
+    app_key: str | None,
+    app_secret: str | None,
+    account: str | None,
+) -> list[_KeySpec]:
+    """A pool's keys from ``keys=``, else ``KIS_KEYS`` (``key:secret[:account]`` entries
+    apart by commas or white space) unless ``app_key``/``app_secret`` are given; [] for a
+    client of one key. Checked before anything starts; messages name positions, never values."""
+    if keys is None:
+        text = env_str("KIS_KEYS")
+        if not text or app_key or app_secret:
+            return []
+        keys = [tuple(part.split(":")) for part in re.split(r"[\s,;]+", text.strip()) if part]
+        where = "KIS_KEYS entry"
+    else:
+        if app_key or app_secret:
+            raise ConfigError("give either keys= or app_key= / app_secret=, not both")
+        where = "keys="
+    if isinstance(keys, str | bytes | Mapping) or not isinstance(keys, Sequence) or not keys:
+        raise TypeError(f"{where} must be a non-empty list of (app_key, app_secret) pairs or dicts")
+    specs = []
+    for i, k in enumerate(keys):
+        if isinstance(k, Mapping):
+            unknown = sorted(set(k) - set(_KEY_FIELDS), key=str)
+            if unknown:
+                raise ConfigError(
+                    f"{where}[{i}] has unknown fields {unknown}: expected {_KEY_FIELDS}"
+                )
+            fields = [k.get(f) for f in _KEY_FIELDS]
+        elif isinstance(k, tuple | list) and len(k) in (2, 3):
+            fields = [*k, *[None] * (4 - len(k))]
+        else:
+            raise TypeError(f"{where}[{i}] must be an (app_key, app_secret) pair or a dict")
+        key, secret, acct, env = fields
+        if not (isinstance(key, str) and key and isinstance(secret, str) and secret):
+            raise ConfigError(f"{where}[{i}] needs an app_key and an app_secret (non-empty text)")
+        specs.append(_KeySpec(key, secret, acct or None, env or None))
+    seen = [k.app_key for k in specs]
+    if len(set(seen)) < len(seen):
+        raise ConfigError(f"{where} names one app key twice: each key of a pool must differ")
+    if account is not None and specs[0].account is None:
+        specs[0] = _KeySpec(specs[0].app_key, specs[0].app_secret, account, specs[0].env)
+    return specs
+
+
+def _credentials(spec: _KeySpec, env: str) -> Credentials:
+    """A further key of a pool as credentials, its secrets registered for redaction."""
+    if spec.env is not None and spec.env != env:
+        raise ConfigError(
+            f"a key pool is for one environment: the first key is {env!r}, another "
+            f"{spec.env!r} (real and paper are different servers; make one client for each)"
+        )
+    _register(spec.app_key, spec.app_secret, spec.account)
+    return Credentials(spec.app_key, spec.app_secret, spec.account)
+
+
+def _register(app_key: str, app_secret: str, account: str | None) -> None:
+    cano = account.replace("-", "")[:8] if account else None  # alone in KIS's CTX_AREA keys
+    for secret in (app_key, app_secret, account, cano):
+        if secret:
+            register_secret(secret)
+
+
 def _server(
     sim: Any,
     app_key: str | None,
@@ -396,10 +509,7 @@ def _server(
         namespace = env if base_url is None else f"url:{base_url.rstrip('/')}"
         base_url = base_url or ENVIRONMENTS[env]
     assert app_key and app_secret and base_url and env
-    cano = account.replace("-", "")[:8] if account else None  # alone in KIS's CTX_AREA keys
-    for secret in (app_key, app_secret, account, cano):
-        if secret:
-            register_secret(secret)
+    _register(app_key, app_secret, account)
     return Credentials(app_key, app_secret, account), env, base_url, namespace
 
 

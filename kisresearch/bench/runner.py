@@ -34,6 +34,7 @@ from .._version import __version__
 from .longrun import history, overhead, soak
 from .report import ScenarioResult, chart, print_table, write_json
 from .scenarios import (
+    POOL_KEYS,
     Bench,
     compare,
     detail,
@@ -41,6 +42,7 @@ from .scenarios import (
     latency,
     multi100,
     paper,
+    pool,
     processes,
     spurious,
     universe,
@@ -51,6 +53,7 @@ from .store import store
 SCENARIOS: dict[str, tuple[Callable[[Bench], list[ScenarioResult]], tuple[str, ...]]] = {
     "detail": (detail, ("detail",)),
     "latency": (latency, ()),
+    "pool": (pool, POOL_KEYS),
     "spurious": (spurious, ("spurious",)),
     "faults": (faults, ("faults",)),
     "processes": (processes, ("processes-file", "processes-redis")),

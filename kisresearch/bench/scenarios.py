@@ -280,6 +280,43 @@ def faults(b: Bench) -> list[ScenarioResult]:
     return [scenario_result("faults", title, REAL, None, figures=figures)]
 
 
+POOL_KEYS = ("pool1", "pool2", "pool3")
+
+
+def pool(b: Bench) -> list[ScenarioResult]:
+    """One detail pull spread over a pool of three app keys (``KIS(keys=...)``), each with
+    its own window, token and limiter file: the aggregate must reach 0.93 of 3 x 20/s."""
+    from ..client import KIS
+
+    n = 180 if b.quick else 900
+    limit = REAL * len(POOL_KEYS)
+    b.sim.reset()
+    keys = [{"app_key": b.sim.key(k).app_key, "app_secret": b.sim.key(k).app_secret}
+            for k in POOL_KEYS]  # fmt: skip
+    home = b.home("pool")
+    with KIS(keys=keys, base_url=b.sim.base_url, env="real", home=home, cache=False,
+             progress=False, workers=24) as kis:  # fmt: skip
+        for key in kis.keys.keys:
+            key.auth.token()
+        t0 = time.perf_counter()
+        df = kis.quotes(b.codes[:n], detail=True)
+        wall = time.perf_counter() - t0
+        truth, client = b.sim.truth(), client_view(kis.stats.summary())
+        by_key = kis.stats.summary()["by_key"]
+    figures = [
+        rate_figure(SERVER_RATE, server_rate(truth["per_second"]), limit, 0.93),
+        rate_figure("calls / wall time of the pull", n / wall, limit, 0.90),
+        count_figure("server rejections (EGW00201)", truth["rejected"]),
+        count_figure("max calls in any key's 1-s window", truth["max_in_window"], "<=", REAL),
+        count_figure("tokens issued (one per key)", truth["tokens_issued"], "==", len(POOL_KEYS)),
+        count_figure("rows lost", n - rows_ok(df)),
+        *(count_figure(f"{label}: calls", c["calls"], None, None) for label, c in by_key.items()),
+        time_figure(f"wall time, {n} calls", wall),
+    ]
+    title = f"{n} quotes(detail=True) over a pool of {len(POOL_KEYS)} keys (limit {limit:g}/s)"
+    return [scenario_result("pool", title, limit, truth, figures=figures, client=client)]
+
+
 # -- 2. three processes on one key ---------------------------------------------------------
 
 

@@ -73,7 +73,8 @@ SUMMARY_FIELDS = (
     "started", "calls", "ok", "rate_limited", "errors", "transport_errors", "retries",
     "cache_hits", "cache_misses", "cache_hit_ratio", "tokens_issued", "wait_s", "elapsed_s",
     "calls_per_s", "peak_calls_per_s", "limit", "budget_used", "error_rate",
-    "latency_p50", "latency_p95", "latency_mean", "by_endpoint", "error_codes", "retry_reasons",
+    "latency_p50", "latency_p95", "latency_mean", "by_endpoint", "by_key", "error_codes",
+    "retry_reasons",
 )
 """Keys of :meth:`StatsManager.summary`, in order; also the saved ``summary`` object."""
 
@@ -177,6 +178,7 @@ class StatsManager:
         self._lat: list[float] = []
         self._seen = 0
         self._endpoints: dict[str, list[float]] = {}
+        self._keys: dict[str, list[float]] = {}  # a key pool's label -> its counters
         self._tr_ids: dict[str, set[str]] = {}
         self._codes: dict[str, int] = {}
         self._reasons: dict[str, int] = {}
@@ -221,11 +223,13 @@ class StatsManager:
         latency: float,
         outcome: str,
         code: str | None = None,
+        key: str | None = None,
     ) -> None:
         """Count one request sent to the server.
 
         ``outcome`` is ``"ok"``, ``"rate_limited"`` (EGW00201/EGW00215), ``"error"`` (another
         KIS error; ``code`` is its msg_cd) or ``"transport"`` (connection, timeout, bad body).
+        ``key`` labels the app key of a pool that sent it (never the key itself).
         ``started`` is accepted for the caller's convenience but not used: the event is
         bucketed when it is recorded, so it never lands in a second already checked.
         """
@@ -236,7 +240,8 @@ class StatsManager:
             b, warnings = self._bucket()
             ep = self._endpoint(endpoint)
             self._tr_ids[endpoint].add(tr_id)
-            for n in (b.n, self._n, ep):
+            by_key = [self._keys.setdefault(key, _counters())] if key is not None else []
+            for n in (b.n, self._n, ep, *by_key):
                 for i in slots:
                     n[i] += 1
                 n[_LAT] += latency
@@ -447,7 +452,9 @@ class StatsManager:
         Ratios with no denominator (``cache_hit_ratio``, ``error_rate``, ``budget_used``
         without a limit, latencies without calls) are NaN. ``calls_per_s`` is the mean over
         the active span (first to last second with calls); ``by_endpoint`` maps each endpoint
-        to :data:`ENDPOINT_FIELDS`; ``error_codes`` counts the msg_cds of failed attempts.
+        to :data:`ENDPOINT_FIELDS`; ``by_key`` maps each app key of a pool ("key 1", ...) to
+        its counts and ``calls_per_s`` over the same span (empty with one key);
+        ``error_codes`` counts the msg_cds of failed attempts.
         """
         nan = math.nan
         with self._lock:
@@ -462,6 +469,11 @@ class StatsManager:
                     "latency_mean": c[_LAT] / c[_CALLS] if c[_CALLS] else nan,
                 }
                 for name, c in sorted(self._endpoints.items())
+            }
+            span = self._last_call - self._first_call + 1 if self._first_call >= 0 else 0
+            by_key = {
+                label: {**self._counts(c), "calls_per_s": c[_CALLS] / span if span else 0.0}
+                for label, c in self._keys.items()
             }
             lookups = n[_HIT] + n[_MISS]
             return {
@@ -480,6 +492,7 @@ class StatsManager:
                 "latency_p95": _quantile(lat, 0.95),
                 "latency_mean": n[_LAT] / n[_CALLS] if n[_CALLS] else nan,
                 "by_endpoint": by_endpoint,
+                "by_key": by_key,
                 "error_codes": dict(sorted(self._codes.items())),
                 "retry_reasons": dict(sorted(self._reasons.items())),
             }

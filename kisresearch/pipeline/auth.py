@@ -106,6 +106,11 @@ class TokenManager:
             assert self._token is not None
             return self._token
 
+    @property
+    def rejections(self) -> int:
+        """Tokens the server rejected in a row since one last worked."""
+        return self._rejected
+
     def worked(self) -> None:
         """A call with the current token was answered: rejections in a row start again."""
         self._rejected = 0

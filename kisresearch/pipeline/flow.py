@@ -36,6 +36,7 @@ from ..timebase import Clock, kst
 from .auth import TokenManager
 from .batch import BatchRunner, Outcome
 from .cache import POLICIES, ResponseCache
+from .keys import AppKey, KeyPool
 from .ratelimit import Limiter, NullLimiter
 from .retry import RetryPolicy, retrying
 from .transport import Request, Response, Transport, download
@@ -81,44 +82,55 @@ class Pipeline:
     env: str
     namespace: str
     simulated: bool
-    credentials: Credentials
+    keys: KeyPool
     transport: Transport
-    auth: TokenManager
-    limiter: Limiter | NullLimiter
     retry_policy: RetryPolicy
     stats: StatsManager
     cache: ResponseCache | None
     runner: BatchRunner
     clock: Clock
 
-    def _send(self, request: Request) -> Response:
-        """One attempt: auth headers, a limiter slot, HTTP; one stats event per attempt. A
-        rejected token is dropped and the attempt made once more with a fresh one."""
+    @property
+    def credentials(self) -> Credentials:
+        """The first key's: its account is the client's."""
+        return self.keys.keys[0].credentials
+
+    @property
+    def auth(self) -> TokenManager:
+        return self.keys.keys[0].auth
+
+    @property
+    def limiter(self) -> Limiter | NullLimiter:
+        return self.keys.keys[0].limiter
+
+    def _send(self, request: Request, key: AppKey | None) -> Response:
+        """One attempt: a key with a limiter slot and its auth headers, HTTP; one stats event
+        per attempt. A rejected token is dropped and the attempt made once more with a fresh
+        one (in a pool, on another key while that one rests)."""
         for refreshed in (False, True):
-            # Headers first: a token issuance must not sit between the limiter's slot and
-            # the send, or calls reserved apart would leave together.
-            headers = self.auth.headers()
-            waited = self.limiter.acquire()
+            used, headers, waited = self.keys.take(key)
             if waited > 0:
                 self.stats.record_wait(waited)
             started = self.clock.now()
             try:
                 response = self.transport.send(request, headers)
             except KISError as exc:
-                self._record(request, started, exc)
+                self._record(request, started, exc, used)
                 if isinstance(exc, RateLimited):
-                    self.limiter.on_rate_limited()
+                    used.limiter.on_rate_limited()
                 if isinstance(exc, TokenInvalid) and not refreshed:
                     log.info("%s: the server rejected the token; getting another", exc.msg_cd)
-                    self.auth.invalidate(headers["authorization"].removeprefix("Bearer "))
+                    self.keys.rejected(used, headers["authorization"].removeprefix("Bearer "))
                     continue
                 raise
-            self._record(request, started, None)
-            self.auth.worked()
+            self._record(request, started, None, used)
+            used.auth.worked()
             return response
         raise AssertionError("unreachable")
 
-    def _record(self, request: Request, started: float, exc: BaseException | None) -> None:
+    def _record(
+        self, request: Request, started: float, exc: BaseException | None, key: AppKey
+    ) -> None:
         latency = self.clock.now() - started
         if exc is None:
             outcome, code = "ok", None
@@ -128,16 +140,19 @@ class Pipeline:
             outcome, code = "error", exc.msg_cd
         else:
             outcome, code = "transport", type(exc).__name__
-        self.stats.record_attempt(request.name, request.tr_id, started, latency, outcome, code)
+        label = key.label if len(self.keys) > 1 else None
+        self.stats.record_attempt(
+            request.name, request.tr_id, started, latency, outcome, code, key=label
+        )
 
-    def _call(self, request: Request) -> Response:
-        """One request with retries (EGW00201, transient faults)."""
+    def _call(self, request: Request, key: AppKey | None = None) -> Response:
+        """One request with retries (EGW00201, transient faults), on ``key`` if given."""
 
         def on_retry(exc: BaseException, attempt: int, wait: float) -> None:
             self.stats.record_retry(request.name, getattr(exc, "msg_cd", type(exc).__name__))
 
         return retrying(self.retry_policy, sleep=self.clock.sleep, on_retry=on_retry)(
-            self._send, request
+            self._send, request, key
         )
 
     def fetch(
@@ -169,9 +184,10 @@ class Pipeline:
         if ahead is not None:
             raise NotCached(endpoint.name)
         request: Request | None = endpoint.request(self.env, params)
+        owner = self.keys.for_account(self.credentials.account) if endpoint.account else None
         body: dict[str, Any] = {}
         while request is not None:
-            response = self._call(request)
+            response = self._call(request, owner)
             if not body and (why := endpoint.missing(response.body)):  # not kept in the cache
                 raise NotFound(NOT_FOUND, why, status=response.status, tr_id=request.tr_id,
                                endpoint=endpoint.name)  # fmt: skip

@@ -50,6 +50,7 @@ class Endpoint:
     rows_key: str | None = None  # the body part holding the rows; pages append to it only
     # (part, field) that is "0" or blank when KIS has no such symbol: it answers rt_cd 0
     absent: tuple[str, str] | None = None
+    account: bool = False  # about the client's account: sent with that account's app key
 
     def missing(self, body: Mapping[str, Any]) -> str | None:
         """Why ``body`` (a success) says the symbol does not exist, or None."""
@@ -146,6 +147,7 @@ BALANCE = Endpoint(
     "never",
     rows=50,
     rows_key="output1",
+    account=True,
 )
 
 ALL = {

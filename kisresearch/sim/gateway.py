@@ -245,7 +245,7 @@ class Gateway:
         if scheme.lower() != "bearer":
             return self._error(500, "EGW00205")
         tok = self.tokens.lookup(value.strip())
-        if tok is None or tok.revoked or tok.app_key != app.app_key:
+        if tok is None or tok.revoked or tok.app_key != app.app_key or app.rejects_tokens:
             return self._error(500, "EGW00121")
         if self.clock.now() >= tok.expires:
             return self._error(500, "EGW00123")

@@ -164,6 +164,7 @@ class App:
     account: str  # "CANO-01"
     current: Token | None = None
     last_ok: float = -math.inf  # last successful tokenP answer
+    rejects_tokens: bool = False  # every call with this key's tokens answers EGW00121
 
 
 class TokenBook:

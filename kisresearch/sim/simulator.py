@@ -138,6 +138,26 @@ class Simulator:
         self.tokens.add(App(app_key, app_secret, profile, acct.number))
         return acct.number
 
+    def pool(self, n: int) -> list[dict[str, str]]:
+        """``n`` app keys for a key pool (``KIS(keys=...)``): the first one's, then new ones
+        registered as needed, each with its own budget, tokens and account; the same
+        credentials from the same seed."""
+        if not 1 <= n <= 16:
+            raise ValueError(f"a pool has 1 to 16 keys here, got {n!r}")
+        keys = [(self.app_key, self.app_secret)]
+        keys += [_credentials(self.seed, i) for i in range(1, n)]
+        for key, secret in keys[1:]:
+            if key not in self.tokens.apps:
+                self.add_app(key, secret)
+        return [
+            {"app_key": k, "app_secret": v, "account": self.tokens.apps[k].account} for k, v in keys
+        ]
+
+    def reject_tokens(self, app_key: str, reject: bool = True) -> None:
+        """Answer every call made with ``app_key``'s tokens EGW00121 (as for a revoked key),
+        while still issuing it tokens; ``reject=False`` ends it."""
+        self.tokens.apps[app_key].rejects_tokens = reject
+
     def _limit_for(self, app: App) -> int:
         return self.rate if self.rate is not None else PROFILE_RATE[app.profile]
 

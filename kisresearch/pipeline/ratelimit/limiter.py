@@ -49,19 +49,28 @@ class Limiter:
 
     def acquire(self, cost: int = 1) -> float:
         """Block until ``cost`` calls may be sent; return the seconds waited."""
+        return self.wait(self.reserve(cost), cost)
+
+    def reserve(self, cost: int = 1) -> tuple[float, float]:
+        """Reserve the next slot for ``cost`` calls: (seconds until it, when that was decided).
+        :meth:`wait` then waits for it; :meth:`acquire` is the two together."""
         cfg = self.config
 
         def reserve(state: LimiterState | None, now: float) -> tuple[LimiterState, float]:
             return decide(state or LimiterState(), now, cfg, cost)
 
+        wait = self.store.update(reserve)
+        return wait, self._clock.now()  # after the store's answer: its own latency is not lag
+
+    def wait(self, reserved: tuple[float, float], cost: int = 1) -> float:
+        """Sleep until a slot :meth:`reserve` gave; return the seconds waited in all."""
         # A slot only keeps its promise if the call leaves on time. A thread that wakes late
         # (the GIL held by a long C call, an overloaded machine) would leave bunched with the
         # calls after it, so a late slot is given up -- it stays counted -- and another taken.
-        tolerance = cfg.jitter_allowance / 3
+        tolerance = self.config.jitter_allowance / 3
         waited = 0.0
         for attempt in range(MAX_LATE_RESERVES + 1):
-            wait = self.store.update(reserve)
-            decided = self._clock.now()  # after the store's answer: its own latency is not lag
+            wait, decided = reserved if attempt == 0 else self.reserve(cost)
             if wait > 0:
                 log.debug("waiting %.3f s for a slot", wait)
                 self._clock.sleep(wait)
@@ -71,6 +80,16 @@ class Limiter:
                 break
             log.debug("woke %.1f ms late for a slot: taking a new one", late * 1000)
         return waited
+
+    def next_free(self, cost: int = 1) -> float:
+        """Seconds until a slot for ``cost`` calls would be free, reserving nothing."""
+        cfg = self.config
+
+        def look(state: LimiterState | None, now: float) -> tuple[LimiterState, float]:
+            current = state or LimiterState()
+            return current, decide(current, now, cfg, cost)[1]
+
+        return self.store.update(look)
 
     def on_rate_limited(self) -> None:
         """A rejection (EGW00201) was seen: slow every sharer of the store down."""
@@ -121,6 +140,15 @@ class NullLimiter:
         self.config = config
 
     def acquire(self, cost: int = 1) -> float:
+        return 0.0
+
+    def reserve(self, cost: int = 1) -> tuple[float, float]:
+        return 0.0, 0.0
+
+    def wait(self, reserved: tuple[float, float], cost: int = 1) -> float:
+        return 0.0
+
+    def next_free(self, cost: int = 1) -> float:
         return 0.0
 
     def on_rate_limited(self) -> None:
