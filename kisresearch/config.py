@@ -2,22 +2,30 @@
 
 The toolkit folder (``KIS_HOME``, default ``$XDG_CACHE_HOME/kisresearch`` or
 ``~/.cache/kisresearch``) is created owner-only (0700). It holds the token file, the limiter's
-shared state and, by default, the response cache.
+shared state and, by default, the response cache. Where the system has no POSIX file modes
+(Windows), the folder's access control list protects it instead (said once, at INFO).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import math
 import os
 import stat
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import filelock
+
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 ENVIRONMENTS = {
     "real": "https://openapi.koreainvestment.com:9443",
@@ -76,8 +84,7 @@ def private_dir(path: str | os.PathLike[str], what: str, access: int = os.W_OK) 
         raise ConfigError(f"{what} {str(folder)!r} exists and is not a directory")
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if stat.S_IMODE(folder.stat().st_mode) != 0o700:
-            folder.chmod(0o700)  # umask-independent
+        owner_only(folder, 0o700)
     except OSError as exc:
         raise ConfigError(f"cannot use {what} {str(folder)!r}: {exc.strerror}") from None
     if not os.access(folder, access):
@@ -103,23 +110,53 @@ def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
         raise
 
 
+POSIX_MODES = os.name == "posix"  # Windows keeps only a read-only bit: the ACL protects files
+NATIVE_LOCKS = sys.platform == "win32" or filelock.has_fcntl
+LOCK_PAUSES = (0.0001, 0.005)  # seconds between tries of a held lock: first, longest
+
+
+def owner_only(path: Path, mode: int) -> None:
+    """Give ``path`` ``mode`` (0600 or 0700) whatever the umask; where the system has no POSIX
+    modes, say once (INFO) that the user profile's access control list stands in for them."""
+    if not POSIX_MODES:
+        _no_modes()
+    elif stat.S_IMODE(path.stat().st_mode) != mode:
+        path.chmod(mode)
+
+
+@functools.cache
+def _no_modes() -> None:
+    log.info("no POSIX file modes on this system: the toolkit's files are as private as the "
+             "folders that hold them (on Windows, the user profile's access rights)")  # fmt: skip
+
+
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on the owner-only file ``path`` (created if missing), shared by
-    every thread and process of this machine that locks the same path."""
+    every thread and process of this machine that locks the same path.
+
+    The lock is the system's own (``flock``; ``LockFileEx`` on Windows, through filelock) on a
+    descriptor opened for this call alone, so threads and forked children exclude each other
+    too; the system releases it if the process dies. A held lock is tried again
+    after pauses doubling from 0.1 ms to 5 ms. A POSIX system without ``fcntl`` gets
+    filelock's soft lock instead: ``<path>.soft``, created exclusively while held.
+    """
+    if not NATIVE_LOCKS:
+        with filelock.SoftFileLock(f"{path}.soft", poll_interval=LOCK_PAUSES[1]):
+            yield
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-            import msvcrt
-
-            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        pause = LOCK_PAUSES[0]
+        while not filelock.lock_descriptor(fd, blocking=False):
+            time.sleep(pause)
+            pause = min(2 * pause, LOCK_PAUSES[1])
+        try:
+            yield
+        finally:
+            filelock.unlock_descriptor(fd)  # at once: Windows may free a closed file's late
     finally:
-        os.close(fd)  # closing releases the lock on both systems
+        os.close(fd)
 
 
 @dataclass(frozen=True)
