@@ -65,8 +65,15 @@ def test_two_processes_without_fcntl_share_one_limiter_and_one_token(tmp_path):
     with Simulator() as sim:
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", NO_POSIX + PULL, sim.app_key, sim.app_secret,
-                 sim.base_url, ",".join(half)],  # fmt: skip
+                [
+                    sys.executable,
+                    "-c",
+                    NO_POSIX + PULL,
+                    sim.app_key,
+                    sim.app_secret,
+                    sim.base_url,
+                    ",".join(half),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -89,7 +96,7 @@ def test_two_processes_without_fcntl_share_one_limiter_and_one_token(tmp_path):
         finally:
             for p in procs:
                 p.kill()
-        for p, (out, err) in zip(procs, results, strict=True):
+        for p, (_, err) in zip(procs, results, strict=True):
             assert p.returncode == 0, err
         done = [json.loads(out) for out, _ in results]
         truth = sim.truth()
