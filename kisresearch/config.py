@@ -9,6 +9,7 @@ shared state and, by default, the response cache. Where the system has no POSIX 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import logging
 import math
@@ -32,6 +33,45 @@ ENVIRONMENTS = {
     "paper": "https://openapivts.koreainvestment.com:29443",
 }
 RATE_BY_ENV = {"real": 20.0, "paper": 2.0}
+
+
+# Every variable the toolkit reads (a test checks the package names no other).
+VARIABLES = frozenset(
+    ("KIS_ACCOUNT KIS_ADAPTIVE KIS_APP_KEY KIS_APP_SECRET KIS_BASE_URL KIS_ENV KIS_HOME "  # noqa: SIM905
+     "KIS_JITTER_ALLOWANCE KIS_LIMITER KIS_LIMITER_DIR KIS_LOG_LEVEL KIS_MASTER_URL "
+     "KIS_MIN_INTERVAL KIS_PROGRESS KIS_RATE_LIMIT KIS_RATE_MARGIN KIS_RETRY_ATTEMPTS "
+     "KIS_RETRY_MAX_WAIT KIS_STORE KIS_WINDOW_LIMIT").split()
+)  # fmt: skip
+# Names other KIS clients use, or a person types, for ours (the keys compare squashed: upper
+# case, no underscores)
+_SYNONYMS = {
+    "KISKEY": "KIS_APP_KEY",
+    "KISSECRET": "KIS_APP_SECRET",
+    "KISACCOUNTNO": "KIS_ACCOUNT",
+    "KISACCOUNTNUMBER": "KIS_ACCOUNT",
+    "KISACCNO": "KIS_ACCOUNT",
+    "KISCANO": "KIS_ACCOUNT",
+    "KISURL": "KIS_BASE_URL",
+    "KISENVIRONMENT": "KIS_ENV",
+    **{n.replace("_", ""): n for n in VARIABLES},  # KIS_APPKEY, kis_app_key, KISAPPKEY...
+}
+
+
+def misspelt_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each variable of ``environ`` (default ``os.environ``) that is no setting of ours but
+    looks like one (case, underscores, a synonym, a near spelling), with the one it likely
+    means: ``{"KIS_APPKEY": "KIS_APP_KEY"}``. Looks at names only."""
+    found = {}
+    for name in os.environ if environ is None else environ:
+        squashed = name.upper().replace("_", "")
+        if name in VARIABLES or not squashed.startswith("KIS"):
+            continue
+        meant = _SYNONYMS.get(squashed) or next(
+            iter(difflib.get_close_matches(name.upper(), VARIABLES, n=1, cutoff=0.8)), None
+        )
+        if meant:
+            found[name] = meant
+    return found
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
