@@ -53,14 +53,14 @@ _SYNONYMS = {
     "KISCANO": "KIS_ACCOUNT",
     "KISURL": "KIS_BASE_URL",
     "KISENVIRONMENT": "KIS_ENV",
-    **{n.replace("_", ""): n for n in VARIABLES},  # KIS_APPKEY, kis_app_key, KISAPPKEY...
+    **{n.replace("_", ""): n for n in VARIABLES},  # kis_app_key, KISAPPKEY, Kis_AppKey...
 }
 
 
 def misspelt_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Each variable of ``environ`` (default ``os.environ``) that is no setting of ours but
     looks like one (case, underscores, a synonym, a near spelling), with the one it likely
-    means: ``{"KIS_APPKEY": "KIS_APP_KEY"}``. Looks at names only."""
+    means, e.g. ``{"kis_app_secret": "KIS_APP_SECRET"}``. Looks at names only."""
     found = {}
     for name in os.environ if environ is None else environ:
         squashed = name.upper().replace("_", "")

@@ -210,4 +210,5 @@ class SimulatorWarning(UserWarning):
 
 class SettingWarning(UserWarning):
     """An environment variable that looks like one of the toolkit's ``KIS_*`` settings but is
-    not one (``KIS_APPKEY`` for ``KIS_APP_KEY``): it is ignored. Names only, never values."""
+    not one (``KIS_APP_KEY`` without its second underscore): it is ignored. Names only, never
+    values."""
