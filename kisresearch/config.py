@@ -132,11 +132,18 @@ def private_dir(path: str | os.PathLike[str], what: str, access: int = os.W_OK) 
     return folder
 
 
+def create_private(path: Path) -> int:
+    """Create (or truncate) ``path`` with mode 0600 and open it to write bytes: its descriptor.
+    Binary on Windows too, where a descriptor would otherwise turn each ``\\n`` into ``\\r\\n``."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    return os.open(path, flags, 0o600)
+
+
 def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Write ``data`` atomically to ``path`` with mode 0600 (never readable by others);
     ``sync=False`` skips the fsync (enough to outlive the process, not the machine)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = create_private(tmp)
     try:
         try:
             os.write(fd, data)
