@@ -7,17 +7,24 @@ reach the parts only through ``self.pipeline``, a :class:`~kisresearch.pipeline.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ENVIRONMENTS, Credentials, env_str, private_dir, toolkit_dir
-from .errors import ConfigError
+from .config import (
+    ENVIRONMENTS,
+    Credentials,
+    env_str,
+    misspelt_variables,
+    private_dir,
+    toolkit_dir,
+)
+from .errors import ConfigError, SettingWarning, SimulatorWarning
 from .methods import (
     AccountMethods,
     BarMethods,
@@ -44,7 +51,6 @@ from .timebase import SYSTEM_CLOCK, Clock, FollowingClock
 
 __all__ = ["KIS"]
 
-log = logging.getLogger(__name__)
 
 _said_simulator = threading.Event()
 
@@ -65,7 +71,9 @@ class KIS(
     app_key, app_secret, account
         Credentials; default to ``KIS_APP_KEY``, ``KIS_APP_SECRET``, ``KIS_ACCOUNT``
         (account as ``CANO-ACNT_PRDT_CD``, e.g. ``"50123456-01"``). With none of them and no
-        ``env``/``base_url``, the embedded simulator starts (said once, via logging).
+        ``env``/``base_url``, the embedded simulator starts, said once a process by a
+        :class:`~kisresearch.SimulatorWarning` (a mistyped ``KIS_*`` name gets a
+        :class:`~kisresearch.SettingWarning` naming the right one).
     env
         ``"real"`` (20 calls/s) or ``"paper"`` (2 calls/s); default ``KIS_ENV`` or ``"real"``.
     base_url
@@ -310,9 +318,11 @@ class KIS(
         return self.transport.base_url
 
     def __repr__(self) -> str:
-        where = "simulator" if self._sim is not None else self.env
+        env, profile = self.env, ""
+        if self._sim is not None:  # as df.attrs["env"] says
+            env, profile = "simulator", f", profile={self.env!r}"
         return (
-            f"KIS(env={self.env!r}, server={where}, base_url={self.base_url!r}, "
+            f"KIS(env={env!r}{profile}, base_url={self.base_url!r}, "
             f"rate={self.limiter_config.rate:g}/s)"
         )
 
@@ -373,6 +383,9 @@ def _simulator(
     one when nothing names a server (no key, secret, env or base URL, here or in KIS_*)."""
     if simulator is not None:
         return simulator, False
+    for name, meant in misspelt_variables().items():
+        warnings.warn(f"{name} is set but is no kisresearch setting: did you mean {meant}?",
+                      SettingWarning, stacklevel=3)  # fmt: skip
     if (
         app_key
         or app_secret
@@ -387,11 +400,9 @@ def _simulator(
     sim.start()
     if not _said_simulator.is_set():
         _said_simulator.set()
-        log.warning(
-            "no KIS credentials set (KIS_APP_KEY, KIS_APP_SECRET): "
-            "using the embedded simulator at %s",
-            sim.base_url,
-        )
+        warnings.warn("no KIS credentials set (KIS_APP_KEY, KIS_APP_SECRET): these prices "
+                      "come from the embedded simulator, not KIS", SimulatorWarning,
+                      stacklevel=3)  # fmt: skip
     return sim, True
 
 

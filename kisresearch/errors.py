@@ -23,6 +23,11 @@ Every error the toolkit raises derives from :class:`KISError`::
     BatchInterrupted (KeyboardInterrupt) carries the finished outcomes of a bulk pull: a Ctrl-C
     stays a KeyboardInterrupt, so it is no KISError.
 
+Two warnings (``UserWarning``), each a category to filter by::
+
+    SimulatorWarning                  a client fell back to the embedded simulator (once a process)
+    SettingWarning                    a KIS_* variable we do not read that looks like one we do
+
 The simulator's own error (``kisresearch.sim.routes.KisError``, an answer it sends) stays in
 ``sim/``, which imports nothing from here.
 
@@ -196,3 +201,14 @@ class WorkerFailed(KISError, RuntimeError):
     def __init__(self, message: str, child_traceback: str) -> None:
         super().__init__(message)
         self.child_traceback = child_traceback
+
+
+class SimulatorWarning(UserWarning):
+    """``KIS()`` found no server named (no key, secret, env or base URL) and serves simulated
+    prices from the embedded simulator; shown the first time in a process."""
+
+
+class SettingWarning(UserWarning):
+    """An environment variable that looks like one of the toolkit's ``KIS_*`` settings but is
+    not one (``KIS_APP_KEY`` without its second underscore): it is ignored. Names only, never
+    values."""

@@ -16,12 +16,11 @@ import json
 import logging
 import os
 import stat
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ..config import Credentials, locked, write_private
+from ..config import POSIX_MODES, Credentials, locked, write_private
 from ..errors import BadResponse, TokenRejected, TokenThrottled
 from ..observe.logs import register_secret
 from ..timebase import SYSTEM_CLOCK, Clock
@@ -187,7 +186,7 @@ class TokenManager:
         try:
             data = json.loads(self.path.read_text())
             mode = stat.S_IMODE(self.path.stat().st_mode)
-            if mode & 0o077 and sys.platform != "win32":  # copied, restored, or a umask
+            if mode & 0o077 and POSIX_MODES:  # copied, restored, or a umask
                 self.path.chmod(0o600)
                 log.warning("token file %s was readable by others (mode %o); made owner-only",
                             self.path, mode)  # fmt: skip

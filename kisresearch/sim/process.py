@@ -1,10 +1,17 @@
-"""The simulator in a spawned process of its own: ``KIS.simulator(process=True)``.
+"""The simulator in a process of its own: ``KIS.simulator(process=True)``.
 
 In-process, the simulator and the client share one GIL: a long C call in the kernel (a big
 plot) delays the client's sends *and* the server's clock together, which a remote KIS never
 does. A :class:`SimulatorProcess` serves the same HTTP API from its own process and offers the
 same handles as :class:`~kisresearch.sim.Simulator` (credentials, ``truth()``, ``advance()``,
 ``expire_tokens()``, ``faults``) through the admin endpoints. The bench builds on it.
+
+The process is a new interpreter (``sys.executable``) with the parent's ``sys.path`` running
+:func:`main`, not a multiprocessing child: it never imports the caller's main module, so a
+script without an ``if __name__ == "__main__":`` guard, a notebook and a REPL all work alike.
+It reads its options (pickled) from its stdin, writes one line of JSON (its address, pid and
+keys) to its stdout, and serves until its stdin closes: when the parent stops it, exits or
+dies.
 """
 
 from __future__ import annotations
@@ -12,18 +19,21 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import multiprocessing as mp
 import os
+import pickle
 import secrets
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Any, Self
+from typing import IO, Any, Self
 from urllib.parse import urlsplit
 
 from .rules import Faults
 
-START_TIMEOUT = 60.0  # seconds a spawned server may take to import and bind
+START_TIMEOUT = 60.0  # seconds a new server may take to import and bind
 
 
 @dataclass(frozen=True)
@@ -36,11 +46,16 @@ class AppKey:
     profile: str
 
 
-def _serve(conn: Connection, options: dict[str, Any], apps: list[tuple[str, str]]) -> None:
-    """Child process: start a simulator, register ``apps`` (name, profile), report, serve
-    until the parent says stop or goes away (its end of the pipe closes)."""
+_BOOT = "import sys, json; sys.path[:] = json.loads(sys.argv[1]); import {0}; {0}.main()"
+
+
+def main() -> None:
+    """The server's side: read (options, apps) from stdin, start a simulator, register
+    ``apps`` (name, profile), report on stdout, serve until stdin closes."""
     from .simulator import Simulator
 
+    stdin = sys.stdin.buffer
+    options, apps = pickle.load(stdin)
     sim = Simulator(**options)
     keys: dict[str, dict[str, str]] = {}
     for name, profile in apps:
@@ -49,40 +64,44 @@ def _serve(conn: Connection, options: dict[str, Any], apps: list[tuple[str, str]
         sim.add_app(key, secret, profile)
         keys[name] = {"app_key": key, "app_secret": secret, "profile": profile}
     sim.start()
-    conn.send({"base_url": sim.base_url, "pid": os.getpid(), "keys": keys})
     try:
-        while not conn.poll(1.0):
+        print(json.dumps({"base_url": sim.base_url, "pid": os.getpid(), "keys": keys}), flush=True)
+        while stdin.read(4096):  # anything written is ignored; the end is the signal
             pass
-    except (EOFError, OSError):
-        pass  # the parent is gone
     finally:
         sim.stop()
-        conn.close()
 
 
 class SimulatorProcess:
-    """A :class:`~kisresearch.sim.Simulator` serving from a spawned process.
+    """A :class:`~kisresearch.sim.Simulator` serving from a process of its own.
 
     ``options`` go to the simulator (profile, rate, window, jitter, latency, faults, seed...);
     ``apps`` maps extra key names to their profile (``"real"``/``"paper"``).
     """
 
     def __init__(self, apps: dict[str, str] | None = None, **options: Any) -> None:
-        ctx = mp.get_context("spawn")
-        parent, child = ctx.Pipe()
-        self._conn = parent
-        args = (child, dict(options), list((apps or {}).items()))
-        self._proc = ctx.Process(target=_serve, args=args, name="kisresearch-sim", daemon=True)
-        self._proc.start()
-        child.close()
+        # what the server says, kept for an error that needs it (closed by stop())
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT.format(__name__), json.dumps(sys.path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._stdin = self._proc.stdin
         try:
-            if not parent.poll(START_TIMEOUT):
-                raise EOFError
-            started = parent.recv()
-        except (EOFError, OSError):
+            pickle.dump((dict(options), list((apps or {}).items())), self._stdin)
+            self._stdin.flush()
+            started = json.loads(self._first_line(self._proc.stdout))
+        except (OSError, ValueError):
             self._kill()
+            self._stderr.seek(0)
+            said = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+            self._close()
             raise RuntimeError(
-                f"the simulator process did not start (exit code {self._proc.exitcode})"
+                f"the simulator process did not start (exit code {self._proc.returncode})"
+                + (f": {said[-1]}" if said else "")
             ) from None
         self.base_url: str = started["base_url"]
         self.pid: int = started["pid"]
@@ -100,6 +119,17 @@ class SimulatorProcess:
         self.rate: int = info["rate"]
         self.data_id: str = info["data_id"]
         self._offset = float(info["now"]) - time.time()
+
+    @staticmethod
+    def _first_line(out: IO[bytes]) -> bytes:
+        """The server's report, or OSError if none comes within :data:`START_TIMEOUT`."""
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.append(out.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT)
+        if not got or not got[0]:
+            raise OSError("no report")
+        return got[0]
 
     def __repr__(self) -> str:
         return f"SimulatorProcess(profile={self.profile!r}, {self.base_url}, pid={self.pid})"
@@ -150,16 +180,22 @@ class SimulatorProcess:
 
     # -- lifecycle -------------------------------------------------------------------------
     def stop(self, timeout: float = 10.0) -> None:
-        with contextlib.suppress(OSError, BrokenPipeError):
-            self._conn.send("stop")
-        self._proc.join(timeout)
-        if self._proc.is_alive():
+        with contextlib.suppress(OSError):
+            self._stdin.close()  # the server's signal to stop
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
             self._kill()
-        self._conn.close()
+        self._close()
 
     def _kill(self) -> None:
-        self._proc.terminate()
-        self._proc.join(5)
+        self._proc.kill()
+        self._proc.wait(5)
+
+    def _close(self) -> None:
+        for f in (self._stdin, self._proc.stdout, self._stderr):
+            with contextlib.suppress(OSError):
+                f.close()  # type: ignore[union-attr]
 
     def __enter__(self) -> Self:
         return self

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..config import write_private
+from ..config import create_private, write_private
 from . import spans as sp
 
 log = logging.getLogger("kisresearch.store")
@@ -123,7 +123,7 @@ def write(path: Path, part: Part, key: str) -> None:
     )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = create_private(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             pq.write_table(table, fh, compression="zstd", **_encoding(table.schema))

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import sqlite3
-import stat
 import time
 import zlib
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 import diskcache
 
+from ...config import owner_only
 from ...errors import UnsafeRow
 
 __all__ = [
@@ -132,8 +132,7 @@ def open_db(folder: Path, *, size_limit: int, eviction: str, compress_threshold:
     cache.disk.compress_threshold = compress_threshold
     for path in folder.glob(f"{DBNAME}*"):
         with contextlib.suppress(OSError):
-            if stat.S_IMODE(path.stat().st_mode) != 0o600:
-                path.chmod(0o600)
+            owner_only(path, 0o600)
     return cache
 
 

@@ -6,7 +6,6 @@ atomically, and owns the notion of ``now``.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from ...config import write_private
+from ...config import locked, owner_only, write_private
 from ...errors import ConfigError
 from ...timebase import SYSTEM_CLOCK, Clock
 from .decide import MAX_AHEAD, LimiterState
@@ -85,11 +84,10 @@ class MemoryStore:
 class FileStore:
     """State in a JSON file (mode 0600) shared by every process on this machine.
 
-    Each update opens the lock file beside it (``.<name>.lock``), takes an exclusive ``flock``,
-    reads the state, and replaces the file atomically (a temporary file renamed over it), so a
-    reader never sees half a write. Opening per update gives every update its own open file
-    description, so the lock also excludes other threads and forked children that inherited
-    an earlier descriptor.
+    Each update takes an exclusive lock on the lock file beside it (``.<name>.lock``, through
+    :func:`kisresearch.config.locked`: the system's lock on a descriptor of its own, so other
+    threads and forked children are excluded too), reads the state, and replaces the file
+    atomically (a temporary file renamed over it), so a reader never sees half a write.
     """
 
     def __init__(self, path: str | os.PathLike[str], clock: Clock = SYSTEM_CLOCK) -> None:
@@ -99,16 +97,14 @@ class FileStore:
         try:
             for p in (self.path, self._lock_path):
                 os.close(os.open(p, os.O_RDWR | os.O_CREAT, 0o600))
-                os.chmod(p, 0o600)
+                owner_only(p, 0o600)
         except OSError as exc:
             raise ConfigError(
                 f"cannot use limiter state file {str(self.path)!r}: {exc.strerror}"
             ) from None
 
     def update(self, fn: Callable[[LimiterState | None, float], tuple[LimiterState, T]]) -> T:
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when fd is closed
+        with locked(self._lock_path):
             now = self._clock.now()
             try:
                 raw = self.path.read_bytes()
@@ -119,8 +115,6 @@ class FileStore:
             if new is not state:  # whole, under the lock; no fsync: a state lives a second
                 write_private(self.path, new.to_json().encode(), sync=False)
             return result
-        finally:
-            os.close(fd)
 
     def close(self) -> None:
         pass
