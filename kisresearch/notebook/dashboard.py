@@ -77,6 +77,7 @@ COUNTERS = (
     "cache hits",
     "tokens issued",
     "limiter wait",
+    "calls by key",
 )
 """Names of the counters shown (keys of :attr:`Dashboard.counters`), in order."""
 
@@ -297,8 +298,8 @@ class Dashboard:
         if self._limit is not None:
             return self._limit
         rate = getattr(getattr(self._source, "limiter_config", None), "rate", None)
-        if rate:
-            return float(rate)
+        if rate:  # a key pool's limit is its keys' together
+            return float(rate) * len(getattr(self._source, "keys", None) or [None])
         limit = summary.get("limit")
         return float(limit) if isinstance(limit, int | float) and limit > 0 else None
 
@@ -356,6 +357,11 @@ def _since(summary: dict[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
     lookups = out["cache_hits"] + out["cache_misses"]
     out["cache_hit_ratio"] = out["cache_hits"] / lookups if lookups else math.nan
     out["error_rate"] = out["errors"] / out["calls"] if out["calls"] else math.nan
+    before = base.get("by_key", {})
+    out["by_key"] = {
+        k: {**v, "calls": v["calls"] - before.get(k, {}).get("calls", 0)}
+        for k, v in summary.get("by_key", {}).items()
+    }
     return out
 
 
@@ -528,6 +534,8 @@ def _counter_texts(state: _State) -> dict[str, str]:
         "cache hits": f"{s['cache_hits']:,} ({_pct(s['cache_hit_ratio'])})",
         "tokens issued": f"{s['tokens_issued']:,}",
         "limiter wait": _wait_per_call(s["wait_s"], s["calls"]),
+        "calls by key": " · ".join(f"{k}: {v['calls']:,}" for k, v in s["by_key"].items())
+        or "-",  # a key pool's; one key has no breakdown
     }
 
 

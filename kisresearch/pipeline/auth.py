@@ -78,14 +78,16 @@ class TokenManager:
         state = "valid" if self._valid(self._token, self._expires_at) else "none"
         return f"TokenManager({self._transport.base_url!r}, token={state})"
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, wait: bool = True) -> dict[str, str]:
         return {
-            "authorization": f"Bearer {self.token()}",
+            "authorization": f"Bearer {self.token(wait)}",
             "appkey": self._creds.app_key,
             "appsecret": self._creds.app_secret,
         }
 
-    def token(self) -> str:
+    def token(self, wait: bool = True) -> str:
+        """The current token, issued first if need be. A new one is issued at most once a
+        minute: ``wait=False`` raises :class:`TokenThrottled` instead of waiting for that."""
         token, expires = self._token, self._expires_at
         if token is not None and self._valid(token, expires):
             return token
@@ -101,7 +103,7 @@ class TokenManager:
                         "holder). Likely: the app key is for the other environment (real vs "
                         "paper), suspended or revoked; or base_url is not KIS (a proxy)"
                     )
-                self._issue(state or {})
+                self._issue(state or {}, wait)
             assert self._token is not None
             return self._token
 
@@ -138,9 +140,13 @@ class TokenManager:
         register_secret(token)
         self._token, self._expires_at = token, expires_at
 
-    def _issue(self, state: dict) -> None:
+    def _issue(self, state: dict, may_wait: bool = True) -> None:
         for _ in range(MAX_THROTTLE_WAITS + 1):
             wait = float(state.get("issued_at", 0.0)) + ISSUE_INTERVAL - self._clock.now()
+            if wait > 0 and not may_wait:
+                raise TokenThrottled(
+                    "EGW00133", f"a new token may be issued in {wait:.0f} s", endpoint="tokenP"
+                )
             if wait > 0:  # waited out here, never hammered
                 log.info("waiting %.1f s: KIS issues one token a minute", wait)
                 self._clock.sleep(wait + 0.5)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..config import Credentials
-from ..errors import ConfigError, TokenRejected
+from ..errors import ConfigError, TokenRejected, TokenThrottled
 from ..timebase import Clock
 from .auth import ISSUE_INTERVAL, MAX_REJECTED, TokenManager
 from .ratelimit import Limiter, NullLimiter
@@ -85,9 +85,12 @@ class KeyPool:
             headers = key.auth.headers()
             return key, headers, key.limiter.acquire()
         while True:
-            chosen, reserved = self._reserve()
-            try:
-                headers = chosen.auth.headers()
+            chosen, reserved, resting = self._reserve()
+            try:  # a key that rests may wait for its token only when all rest
+                headers = chosen.auth.headers(wait=resting)
+            except TokenThrottled:
+                chosen.rest_until = self._clock.now() + ISSUE_INTERVAL
+                continue
             except TokenRejected as exc:
                 self._drop(chosen, str(exc))
                 continue
@@ -105,7 +108,8 @@ class KeyPool:
         key.rest_until = self._clock.now() + ISSUE_INTERVAL
         log.info("%s: token rejected; the other keys go on for %d s", key.label, ISSUE_INTERVAL)
 
-    def _reserve(self) -> tuple[AppKey, tuple[float, float]]:
+    def _reserve(self) -> tuple[AppKey, tuple[float, float], bool]:
+        """The key to use, its slot reserved, and whether every live key rests."""
         with self._lock:
             live = [k for k in self.keys if k.live]
             if not live:
@@ -114,11 +118,12 @@ class KeyPool:
                     "pool: check each key and secret, and the server (env, base_url)"
                 )
             now = self._clock.now()
-            ready = [k for k in live if k.rest_until <= now] or [
-                min(live, key=lambda k: k.rest_until)
-            ]
+            ready = [k for k in live if k.rest_until <= now]
+            if not ready:
+                chosen = min(live, key=lambda k: k.rest_until)
+                return chosen, chosen.limiter.reserve(), True
             chosen = min(ready, key=lambda k: k.limiter.next_free())
-            return chosen, chosen.limiter.reserve()
+            return chosen, chosen.limiter.reserve(), False
 
     def _drop(self, key: AppKey, why: str) -> None:
         with self._lock:

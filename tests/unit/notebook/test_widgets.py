@@ -78,6 +78,7 @@ def test_refresh_updates_counters_and_image(clock: Any) -> None:
     assert shown["cache hits"] == "25 (50.0%)"
     assert shown["tokens issued"] == "1"
     assert shown["limiter wait"] == "25 ms/call"  # 1.25 s waited over 50 calls
+    assert shown["calls by key"] == "-"  # one key
     first = dash.image
     assert first.startswith(SVG) and first != empty
     assert "50" in dash._cells["calls"].value  # the widget itself, not only the dict
@@ -311,3 +312,18 @@ def test_dashboard_follows_a_real_pull(home: Path, tmp_path: Path) -> None:
         path = dash.snapshot(tmp_path / "pull.png")
         data = path.read_bytes()
         assert data.startswith(PNG) and len(data) > 1000
+
+
+def test_a_key_pool_shows_its_keys_calls_and_their_limit_together(clock: Any) -> None:
+    stats = StatsManager(clock=clock, limit=60)
+    client = SimpleNamespace(
+        stats=stats, limiter_config=SimpleNamespace(rate=20.0), keys=[None] * 3
+    )
+    for i in range(9):
+        stats.record_attempt(
+            "quote", "FHKST01010100", clock.now(), 0.05, "ok", key=f"key {i % 3 + 1}"
+        )
+    clock.advance(1.5)
+    shown = Dashboard(client).refresh()
+    assert shown["calls by key"] == "key 1: 3 · key 2: 3 · key 3: 3"
+    assert shown["calls/s"].endswith(" / 60")

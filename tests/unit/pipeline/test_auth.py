@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -186,3 +187,20 @@ def test_a_token_that_cannot_be_saved_is_used_from_memory(sim, full_folder, capl
     token = tm.token()  # was: the issued token thrown away, and issuance refused after
     assert token and tm.token() == token and sim.truth()["tokens_issued"] == 1
     assert "could not save the token" in caplog.text and "No space left" in caplog.text
+
+
+def test_a_token_asked_without_waiting_is_refused_while_issuance_is_throttled(sim, home):
+    # a key pool asks so: another key goes on instead of one waiting for a minute
+    from kisresearch.errors import TokenThrottled
+
+    clock = SimClock(sim, time.time())
+    tm = _manager(sim, home, clock)
+    first = tm.token()
+    tm.invalidate(first)
+    with pytest.raises(TokenThrottled, match="may be issued in 60 s"):
+        tm.token(wait=False)
+    assert clock.sleeps == []  # refused at once
+    clock.advance(60)
+    sim.advance(60)
+    assert tm.token(wait=False)  # a minute on: issued
+    assert tm.rejections == 1
