@@ -115,10 +115,17 @@ def _signed(values: Any, codes: list[Any]) -> Any:
     return pd.arrays.IntegerArray(signed, np.asarray(values.isna()))
 
 
-def instants(stamps: Sequence[float | None]) -> pd.Series:
-    """Epoch seconds -> datetime64[us, Asia/Seoul] (None -> NaT)."""
-    seconds = pd.Series(list(stamps), dtype="float64")
-    return pd.to_datetime(seconds, unit="s", utc=True).dt.tz_convert(TZ).astype(INSTANT)
+def instants(stamps: Sequence[float | None]) -> Any:
+    """Epoch seconds -> a datetime64[us, Asia/Seoul] array (None -> NaT), rounded to the
+    microsecond as :meth:`datetime.fromtimestamp` rounds, so that a frame's stamps equal the
+    ISO 8601 text of the same instants (``attrs["fetched_at"]``)."""
+    seconds = np.array(stamps, dtype="float64")  # None -> NaN
+    missing = np.isnan(seconds)
+    known = np.where(missing, 0.0, seconds)
+    whole = np.floor(known)
+    micros = whole.astype("int64") * 1_000_000 + np.round((known - whole) * 1e6).astype("int64")
+    values = np.where(missing, np.datetime64("NaT", "us"), micros.astype("datetime64[us]"))
+    return pd.DatetimeIndex(values).tz_localize("UTC").tz_convert(TZ).array
 
 
 def _bookkeeping(
@@ -128,7 +135,7 @@ def _bookkeeping(
     return {
         "error": pd.Series(list(errors), dtype=object),  # an array of text would become str
         "from_cache": np.array(from_cache, dtype=bool),
-        "fetched_at": instants(fetched_at).array,
+        "fetched_at": instants(fetched_at),
     }
 
 
