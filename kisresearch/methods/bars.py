@@ -102,8 +102,9 @@ class BarMethods:
           ``split_rate`` (float64, ``prtt_rate``), ``modified`` (bool: the bar was adjusted)
         - ``error`` (object): None on data rows. A symbol with no bars in the range (unknown,
           not yet listed, a holiday-only range, a KIS error) is one row with ``date`` NaT,
-          values missing (integer columns then become nullable Int64) and ``error`` saying why
-        - ``from_cache`` (bool), ``fetched_at`` (datetime64 UTC) of the page holding the row
+          values missing (integer columns then nullable Int64, ``modified`` nullable boolean)
+          and ``error`` saying why
+        - ``from_cache`` (bool), ``fetched_at`` (datetime64 Asia/Seoul) of the page holding the row
 
         ``df.attrs`` holds ``endpoint``, ``tr_id``, ``env``, ``fetched_at``, ``answers`` (pages
         fetched), ``from_cache`` (pages from the cache) and, for daily bars, ``from_store`` (rows

@@ -38,8 +38,9 @@ class QuoteMethods:
         Returns
         -------
         DataFrame indexed by ``symbol`` (str) in the order asked, duplicates collapsed.
-        Integer columns are int64 (nullable Int64 when a row has no value), ``*_pct`` and
-        ratios float64, dates datetime64.
+        Integer columns are int64, flags bool (nullable Int64 / boolean when a row has no
+        value), ``*_pct`` and ratios float64, dates datetime64; the missing value of each is
+        in README's "Conventions".
 
         - both: ``price``, ``change``, ``change_sign`` (str: 1 upper limit, 2 up, 3 flat,
           4 lower limit, 5 down), ``change_pct``, ``open``, ``high``, ``low``, ``base_price``,
@@ -52,7 +53,7 @@ class QuoteMethods:
           ``w52_high``, ``w52_high_date``, ``w52_low``, ``w52_low_date``, ``tick_size``,
           ``status_code``, ``halted`` (bool)
         - ``error`` (object): None, or why the row has no data (unknown symbol, KIS error...)
-        - ``from_cache`` (bool), ``fetched_at`` (datetime64 UTC; NaT without an answer)
+        - ``from_cache`` (bool), ``fetched_at`` (datetime64 Asia/Seoul; NaT without an answer)
 
         ``df.attrs`` holds ``endpoint``, ``tr_id``, ``env``, ``fetched_at``, ``answers`` (calls
         or pages behind the frame) and ``from_cache`` (how many of them came from the cache).
@@ -96,7 +97,7 @@ class QuoteMethods:
         def many(chunk: list[str]) -> Fetched:
             return self.pipeline.fetch(*plan_many(chunk), use_cache=cache, refresh=refresh)
 
-        for out in self.pipeline.run(chunks, many, "quotes", progress, plan_many):
+        for out in self.pipeline.run(chunks, many, "quotes", progress, plan_many, size=len):
             got = out.value
             if out.error is not None or not isinstance(got, Fetched):
                 for code in out.item:
@@ -153,7 +154,7 @@ class QuoteMethods:
           only; the date is the fetch's KST date, or the weekday before when that time had not
           come yet (a book fetched before the open is the last session's; holidays are not
           known to the client)
-        - ``error`` (object), ``from_cache`` (bool), ``fetched_at`` (datetime64 UTC)
+        - ``error`` (object), ``from_cache`` (bool), ``fetched_at`` (datetime64 Asia/Seoul)
 
         A symbol without a book (unknown, error) is one row with its values missing (the
         integer columns are then nullable Int64) and ``error`` set.

@@ -26,15 +26,16 @@ import os
 import re
 import sys
 import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import ConfigError
+from ..timebase import kst
 
 __all__ = [
     "LOGGER_NAME",
     "JsonFormatter",
+    "KstFormatter",
     "RedactingFilter",
     "configure",
     "install_null_handler",
@@ -202,10 +203,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-class JsonFormatter(logging.Formatter):
+class KstFormatter(logging.Formatter):
+    """A formatter whose ``asctime`` is the record's time as ISO 8601 in KST, to the
+    millisecond (``2024-01-02T09:00:00.123+09:00``), whatever the machine's zone."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return kst(record.created).isoformat(timespec="milliseconds")
+
+
+class JsonFormatter(KstFormatter):
     """One JSON object per line.
 
-    Keys, in order: ``time`` (ISO 8601 with the local UTC offset, milliseconds), ``level``,
+    Keys, in order: ``time`` (as :class:`KstFormatter`'s ``asctime``), ``level``,
     ``logger``, ``message``, then the record's ``extra`` fields (made JSON-safe; one named
     like a fixed key is written as ``extra_<name>``), then ``exc`` (the formatted traceback)
     and ``stack`` when present.
@@ -213,9 +222,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created)
-            .astimezone()
-            .isoformat(timespec="milliseconds"),
+            "time": self.formatTime(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -276,7 +283,7 @@ def configure(
         handler = logging.FileHandler(path, encoding="utf-8")
     else:
         handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(JsonFormatter() if json else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if json else KstFormatter(TEXT_FORMAT))
     handler.addFilter(RedactingFilter())
     setattr(handler, _MARK, True)
     logger = logging.getLogger(LOGGER_NAME)

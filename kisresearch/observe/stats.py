@@ -396,7 +396,7 @@ class StatsManager:
         index = pd.DatetimeIndex(
             pd.to_datetime(np.array([r["time"] for r in rows], dtype="int64"), unit="s", utc=True)
             .tz_convert("Asia/Seoul")
-            .as_unit("s"),
+            .as_unit("us"),
             name="time",
         )
         data = {

@@ -28,7 +28,9 @@ how many run at once, in which batches, and what to do when one hangs or the use
 - Ctrl-C while a run waits cancels its unstarted items and raises :class:`BatchInterrupted`,
   which carries every outcome (unfinished items as :class:`ItemCancelled`); the pool stays usable.
 - A tqdm progress bar (stderr, or a widget in Jupyter) shows runs of ``progress_min`` items or
-  more, with the error count; ``progress=False`` or ``KIS_PROGRESS=0`` turns it off.
+  more. It counts what its :class:`Meter` names (``symbol``, an item counting one or more), with
+  the HTTP calls per second and the errors in its postfix; ``progress=False`` or
+  ``KIS_PROGRESS=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ __all__ = [
     "BatchRunner",
     "ItemCancelled",
     "ItemTimeout",
+    "Meter",
     "Outcome",
 ]
 
@@ -81,6 +84,53 @@ class Outcome(Generic[T, R]):
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class Meter:
+    """What a run's progress bar counts: ``unit`` names one counted thing, an item counts
+    ``size(item)`` of them (default 1), and ``calls()``, when given, is a running count of the
+    HTTP calls made, shown per second of the run (``calls/s``) in the bar's postfix."""
+
+    unit: str = "item"
+    size: Callable[[Any], int] | None = None
+    calls: Callable[[], int] | None = None
+
+    def count(self, item: Any) -> int:
+        return 1 if self.size is None else self.size(item)
+
+
+class _Bar:
+    """A run's tqdm bar, kept by its :class:`Meter`; the postfix is the run's mean calls/s and
+    its errors so far, set as each item settles."""
+
+    def __init__(self, items: Sequence[Any], desc: str, meter: Meter, clock: Clock) -> None:
+        from tqdm.auto import tqdm  # imported on first use: a single call never pays for it
+
+        self.meter, self.clock = meter, clock
+        total = sum(meter.count(x) for x in items)
+        self.tqdm = tqdm(total=total, desc=desc or None, unit=meter.unit)
+        self.errors = 0
+        self.began = clock.now()
+        self.calls = meter.calls() if meter.calls is not None else 0
+        self._postfix()
+
+    def settle(self, outcome: Outcome[Any, Any]) -> None:
+        self.errors += not outcome.ok
+        self._postfix()
+        self.tqdm.update(self.meter.count(outcome.item))
+
+    def _postfix(self) -> None:
+        fields: dict[str, object] = {}
+        if self.meter.calls is not None:
+            seconds = self.clock.now() - self.began
+            calls = self.meter.calls() - self.calls
+            fields["calls/s"] = f"{calls / seconds if seconds > 0 else 0.0:.1f}"
+        fields["errors"] = self.errors
+        self.tqdm.set_postfix(fields, refresh=False)
+
+    def close(self) -> None:
+        self.tqdm.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,14 +271,13 @@ class _Window:
 class _Run:
     """The state of one run, kept in one place so that an interrupt can settle it."""
 
-    def __init__(self, seq: list[Any], desc: str, bar: Any) -> None:
+    def __init__(self, seq: list[Any], desc: str, bar: _Bar | None) -> None:
         self.seq = seq
         self.desc = desc
         self.bar = bar
         self.outcomes: list[Outcome[Any, Any] | None] = [None] * len(seq)
         self.settled = [0.0] * len(seq)  # time.perf_counter() when each outcome came in
         self.active: dict[int, _Task] = {}  # submitted, not settled
-        self.errors = 0
 
 
 class BatchRunner:
@@ -345,16 +394,19 @@ class BatchRunner:
         *,
         desc: str = "",
         progress: bool | None = None,
+        meter: Meter | None = None,
     ) -> list[Outcome[T, R]]:
         """Call ``fn`` on every item; return one :class:`Outcome` per item, in item order.
 
         An item's exception is its outcome and never stops the others. ``progress`` overrides
-        the runner's setting for this run. Raises :class:`BatchInterrupted` on Ctrl-C.
+        the runner's setting for this run; ``meter`` says what its bar counts (default: items).
+        Raises :class:`BatchInterrupted` on Ctrl-C.
         """
         seq = list(items)
         if not seq:
             return []
-        bar = self._open_bar(len(seq), desc) if self._wants_bar(len(seq), progress) else None
+        wanted = self._wants_bar(len(seq), progress)
+        bar = _Bar(seq, desc, meter or Meter(), self.clock) if wanted else None
         run = _Run(seq, desc, bar)
         try:
             if len(seq) == 1:
@@ -468,10 +520,7 @@ class BatchRunner:
         run.settled[index] = time.perf_counter()
         run.active.pop(index, None)
         if run.bar is not None:
-            if not outcome.ok:
-                run.errors += 1
-                run.bar.set_postfix(errors=run.errors, refresh=False)
-            run.bar.update(1)
+            run.bar.settle(outcome)
 
     def _abandon(self, run: _Run) -> list[Outcome[Any, Any]]:
         """Settle a stopped run: keep what finished, stop what has not started."""
@@ -540,11 +589,3 @@ class BatchRunner:
         if os.environ.get("KIS_PROGRESS", "").strip().lower() in _OFF:
             return False
         return n >= self.progress_min
-
-    @staticmethod
-    def _open_bar(total: int, desc: str) -> Any:
-        from tqdm.auto import tqdm  # imported on first use: a single call never pays for it
-
-        bar = tqdm(total=total, desc=desc or None, unit="req")
-        bar.set_postfix(errors=0, refresh=False)
-        return bar

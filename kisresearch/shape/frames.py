@@ -1,10 +1,12 @@
 """Pure shapers: KIS JSON (every value a string) -> typed pandas DataFrames.
 
-A frame is described by a tuple of :class:`Col` (KIS field, our column, kind). Kinds:
+A frame is described by a tuple of :class:`Col` (KIS field, our column, kind). Kinds, each
+with the dtype and missing value of its family in README's "Conventions":
 ``int`` -> int64 (nullable ``Int64`` when some rows have no value), ``Int`` -> always nullable
 ``Int64`` (fields KIS leaves blank in normal answers), ``float`` -> float64, ``str`` -> str,
-``date`` -> datetime64 (``YYYYMMDD``), ``kst`` -> datetime64 tz-aware Asia/Seoul
-(``YYYYMMDDHHMMSS``), ``yn`` -> bool (``"Y"``).
+``date`` -> datetime64[us], naive (``YYYYMMDD``: a trading day), ``kst`` -> datetime64[us,
+Asia/Seoul] (``YYYYMMDDHHMMSS``: an instant), ``yn`` -> bool (``"Y"``; nullable ``boolean``
+when some rows have no value).
 
 Two frame shapes:
 
@@ -14,7 +16,8 @@ Two frame shapes:
   is one row whose values are missing and whose ``error`` says why.
 
 Both end with ``error`` (object: None or a message), ``from_cache`` (bool) and ``fetched_at``
-(datetime64 UTC: when the answer holding the row was fetched from KIS, NaT without one).
+(datetime64[us, Asia/Seoul]: when the answer holding the row was fetched from KIS, NaT without
+one).
 No I/O here: these functions are tested on recorded payloads, without a server.
 """
 
@@ -32,6 +35,7 @@ from ..timebase import KST
 from .markets import MARKET_IDS
 
 TZ = "Asia/Seoul"
+INSTANT = f"datetime64[us, {TZ}]"  # the dtype of every instant: market times and bookkeeping
 Row = Mapping[str, Any]
 
 
@@ -70,7 +74,10 @@ def _convert(values: list[Any], kind: str) -> Any:
         stamps = stamps.astype("datetime64[us]")  # the unit fixed: an empty column gets seconds
         return (stamps.tz_localize(TZ) if kind == "kst" else stamps).array
     if kind == "yn":
-        return np.array([v == "Y" for v in values], dtype=bool)
+        text = np.array([v.strip() if isinstance(v, str) else "" for v in values], dtype=object)
+        missing = text == ""
+        yes = text == "Y"
+        return pd.arrays.BooleanArray(yes, missing) if missing.any() else yes
     return pd.array([v.strip() if isinstance(v, str) else v for v in values], dtype="str")
 
 
@@ -108,10 +115,17 @@ def _signed(values: Any, codes: list[Any]) -> Any:
     return pd.arrays.IntegerArray(signed, np.asarray(values.isna()))
 
 
-def utc(stamps: Sequence[float | None]) -> pd.Series:
-    """Epoch seconds -> datetime64 UTC (None -> NaT)."""
-    seconds = pd.Series(list(stamps), dtype="float64")
-    return pd.to_datetime(seconds, unit="s", utc=True).astype("datetime64[us, UTC]")
+def instants(stamps: Sequence[float | None]) -> Any:
+    """Epoch seconds -> a datetime64[us, Asia/Seoul] array (None -> NaT), rounded to the
+    microsecond as :meth:`datetime.fromtimestamp` rounds, so that a frame's stamps equal the
+    ISO 8601 text of the same instants (``attrs["fetched_at"]``)."""
+    seconds = np.array(stamps, dtype="float64")  # None -> NaN
+    missing = np.isnan(seconds)
+    known = np.where(missing, 0.0, seconds)
+    whole = np.floor(known)
+    micros = whole.astype("int64") * 1_000_000 + np.round((known - whole) * 1e6).astype("int64")
+    values = np.where(missing, np.datetime64("NaT", "us"), micros.astype("datetime64[us]"))
+    return pd.DatetimeIndex(values).tz_localize("UTC").tz_convert(TZ).array
 
 
 def _bookkeeping(
@@ -121,7 +135,7 @@ def _bookkeeping(
     return {
         "error": pd.Series(list(errors), dtype=object),  # an array of text would become str
         "from_cache": np.array(from_cache, dtype=bool),
-        "fetched_at": utc(fetched_at).array,
+        "fetched_at": instants(fetched_at),
     }
 
 

@@ -12,8 +12,9 @@ Each folder reads as one dataset: ``pd.read_parquet(".../daily/adjusted")``, or
 ``pyarrow.dataset``, ``polars.scan_parquet(".../*.parquet")``, DuckDB's ``read_parquet``. The
 columns are those of :meth:`KIS.history` / :meth:`KIS.minute_bars` /
 :meth:`KIS.overseas_history` without ``error`` and ``from_cache``: ``symbol``, the bar's
-``date`` (or ``time``), its values, and ``fetched_at`` (UTC, when KIS answered). Coverage (the
-spans asked and answered, bars or none) is in each file's metadata under ``kisresearch``.
+``date`` (or ``time``), its values, and ``fetched_at`` (Asia/Seoul, when KIS answered).
+Coverage (the spans asked and answered, bars or none) is in each file's metadata under
+``kisresearch``.
 
 A pull writes each finished symbol at once to the dataset's journal (``_journal/*.entry``: its
 rows as KIS sent them, JSON; hidden from dataset readers by the ``_``) and merges the journal

@@ -64,12 +64,26 @@ def read_table(
         missing = [c for c in template.columns if c not in table.column_names]
         if missing:
             raise ValueError(f"columns {missing} missing")
-        return table.select(list(template.columns)).replace_schema_metadata(None), covered
+        table = table.select(list(template.columns)).replace_schema_metadata(None)
+        return _in_zone(table, template), covered
     except FileNotFoundError:
         return None, {}
     except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
         _aside(path, exc)
         return None, {}
+
+
+def _in_zone(table: pa.Table, template: pd.DataFrame) -> pa.Table:
+    """``table`` with its instants labelled in ``template``'s zone (files written before the
+    toolkit kept ``fetched_at`` in Asia/Seoul hold it in UTC; Arrow will not join the two)."""
+    for i, name in enumerate(table.column_names):
+        kind = table.schema.field(i).type
+        zone = getattr(template[name].dtype, "tz", None)
+        if pa.types.is_timestamp(kind) and zone is not None and kind.tz != str(zone):
+            table = table.set_column(
+                i, name, table.column(i).cast(pa.timestamp(kind.unit, str(zone)))
+            )
+    return table
 
 
 def _aside(path: Path, exc: BaseException) -> None:

@@ -74,7 +74,8 @@ def test_detail_quotes_one_call_per_symbol_with_valuation(kis, sim):
         assert df[col].dtype == "float64"
     assert (ok["listed_shares"] > 0).all()
     assert df["w52_high_date"].dtype.kind == "M"
-    assert df["halted"].dtype == bool
+    assert df["halted"].dtype == "boolean"  # the unknown symbol's flag is <NA>, not False
+    assert not ok["halted"].any() and pd.isna(df.loc["999999", "halted"])
     assert df.loc["999999", "error"]
 
 

@@ -261,7 +261,9 @@ def test_quotes_say_where_rows_came_from(sim, home):
     with kr.KIS(simulator=sim, progress=False) as kis:
         first = kis.quotes(["005930", "999999"])
         again = kis.quotes(["005930", "999999"])
-    assert not first["from_cache"].any() and first.loc["005930", "fetched_at"].tzname() == "UTC"
+    assert (
+        not first["from_cache"].any() and str(first.loc["005930", "fetched_at"].tz) == "Asia/Seoul"
+    )
     assert again.loc["005930", "from_cache"] and not again.loc["999999", "from_cache"]
     stored = again.loc["005930", "fetched_at"] - first.loc["005930", "fetched_at"]
     assert abs(stored.total_seconds()) < 1  # the cache's own stamp, taken as it stored it

@@ -28,7 +28,9 @@ from kisresearch.pipeline.batch import (
     BatchRunner,
     ItemCancelled,
     ItemTimeout,
+    Meter,
 )
+from tests.conftest import FakeClock
 
 Make = Callable[..., BatchRunner]
 
@@ -408,6 +410,32 @@ def test_progress_bar_on_for_long_runs(capsys: pytest.CaptureFixture[str]) -> No
         runner.run(range(60), odd_fails, desc="quotes")
     err = capsys.readouterr().err
     assert "quotes" in err and "60/60" in err and "errors=30" in err
+
+
+@pytest.mark.usefixtures("no_env")
+def test_progress_bar_counts_its_unit_with_calls_per_second(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ten requests of three symbols each, five HTTP calls and one second apiece (on the fake
+    clock): the bar counts 30 symbols, and its postfix says 5 calls/s."""
+    clock, lock, calls = FakeClock(), threading.Lock(), [0]
+
+    def fetch(chunk: list[str]) -> list[str]:
+        with lock:
+            calls[0] += 5
+            clock.advance(1.0)
+        if chunk[0] == "s27":
+            raise ValueError("a bad request")
+        return chunk
+
+    chunks = [[f"s{i}", f"s{i + 1}", f"s{i + 2}"] for i in range(0, 30, 3)]
+    meter = Meter("symbol", len, lambda: calls[0])
+    with BatchRunner(workers=3, progress=True, clock=clock) as runner:
+        runner.run(chunks, fetch, desc="quotes", meter=meter)
+    final = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "30/30" in final and ("symbol/s" in final or "s/symbol" in final), final
+    assert final.endswith("calls/s=5.0, errors=1]"), final
+    assert "req" not in final
 
 
 @pytest.mark.usefixtures("no_env")

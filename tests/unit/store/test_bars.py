@@ -7,7 +7,9 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 import pytest
 
 from kisresearch.store import BarStore, Change, bars
@@ -79,6 +81,24 @@ def test_summary_and_folder_read_as_one_dataset(tmp_path: Path) -> None:
     table = pads.dataset(tmp_path / "daily" / "adjusted", format="parquet").to_table()
     assert table.num_rows == 6
     assert len(pd.read_parquet(tmp_path / "daily" / "adjusted")) == 6
+
+
+def test_files_holding_fetched_at_in_utc_read_with_the_others(tmp_path: Path) -> None:
+    """A file written before instants were kept in Asia/Seoul (``fetched_at`` UTC) reads, and
+    joins the newer files' rows, in Asia/Seoul."""
+    store, ds = BarStore(tmp_path), bars.daily(True)
+    span = (D(date(2024, 1, 2)), D(date(2024, 1, 3)))
+    for code in ("005930", "000660"):  # two files (parts 24 and 18)
+        store.save(ds, [Change(code, _rows(code, ["2024-01-02", "2024-01-03"]), span)])
+    old = tmp_path / ds.path("000660", span[0])
+    table = pq.read_table(old)
+    at = table.schema.get_field_index("fetched_at")
+    utc = table.column(at).cast(pa.timestamp("us", "UTC"))
+    pq.write_table(table.set_column(at, "fetched_at", utc), old)
+    view = store.load(ds, ["005930", "000660"], *span)
+    assert str(view.rows["fetched_at"].dtype) == "datetime64[us, Asia/Seoul]"
+    assert (view.rows["fetched_at"] == pd.Timestamp(1.7e9, unit="s", tz="UTC")).all()
+    assert len(view.of("000660")) == len(view.of("005930")) == 2
 
 
 def _writer(folder: str, code: str, n: int) -> None:
