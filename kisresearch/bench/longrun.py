@@ -24,7 +24,16 @@ from .report import (
 )
 from .scenarios import REAL, Bench, lag_figures, rounded, scenario_result
 from .server import rss_kb
-from .workers import cache_worker, collect, history_call, rows_ok, spawn_context
+from .workers import (
+    WARM_TTL,
+    cache_worker,
+    collect,
+    history_call,
+    make_client,
+    rows_ok,
+    spawn_context,
+    warm_worker,
+)
 
 # -- 6. history and quotes, cold then warm -------------------------------------------------
 
@@ -92,6 +101,42 @@ def history(b: Bench) -> list[ScenarioResult]:
             notes=notes,
         )
     ]
+
+
+def warm(b: Bench) -> list[ScenarioResult]:
+    """The warm path at the disk's speed: a process fills the cache with 100 detail quotes and
+    the whole universe's quotes; a fresh process then asks for both again. Each call is timed
+    alone (imports and the client's construction are not in it)."""
+    n, every = (30, 300) if b.quick else (100, len(b.codes))
+    home = b.home("warm")
+    steps = [(f"{n} detail quotes", b.codes[:n], True), (f"{every} quotes", b.codes[:every], False)]
+    b.sim.reset()
+    with make_client(b.spec("warm", home), cache=True, cache_ttl=WARM_TTL) as kis:
+        for _, codes, detail in steps:
+            kis.quotes(codes, detail=detail)
+    filled = b.sim.truth()["accepted"]
+    ctx = spawn_context()
+    queue = ctx.Queue()
+    proc = ctx.Process(
+        target=warm_worker, args=(queue, 0, {**b.spec("warm", home), "steps": steps}), daemon=True
+    )
+    proc.start()
+    try:
+        got = collect(queue, [proc], "done", 120)[0]
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.terminate()
+    first, whole = got[steps[0][0]], got[steps[1][0]]
+    figures = [
+        time_figure(f"warm {steps[0][0]}, new process", first["seconds"], 0.020, "ms"),
+        time_figure(f"warm {steps[1][0]}, new process", whole["seconds"], 0.100, "ms"),
+        count_figure("warm: HTTP requests", got["requests"]),
+        count_figure("warm: rows lost", n + every - first["rows_ok"] - whole["rows_ok"]),
+        count_figure("cold: server accepted calls", filled, None, None),
+    ]
+    title = f"warm quotes from the cache in a new process ({n} detail, {every} plain)"
+    return [scenario_result("warm", title, REAL, None, figures=figures)]
 
 
 def _kst() -> Any:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._version import __version__
-from .longrun import history, overhead, soak
+from .longrun import history, overhead, soak, warm
 from .report import ScenarioResult, chart, print_table, write_json
 from .scenarios import (
     POOL_KEYS,
@@ -61,6 +61,7 @@ SCENARIOS: dict[str, tuple[Callable[[Bench], list[ScenarioResult]], tuple[str, .
     "multi100": (multi100, ("multi100",)),
     "universe": (universe, ("universe",)),
     "history": (history, ("history",)),
+    "warm": (warm, ("warm",)),
     "store": (store, ()),
     "compare": (compare, ("compare",)),
     "overhead": (overhead, ("overhead",)),

@@ -53,6 +53,7 @@ class Col:
 
 
 _STAMP_FORMATS = {"date": "%Y%m%d", "kst": "%Y%m%d%H%M%S"}
+pd.array([], dtype="str")  # pyarrow's string set-up (~10 ms) at import, not in a first pull
 
 
 def _convert(values: list[Any], kind: str) -> Any:
