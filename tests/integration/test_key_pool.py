@@ -148,3 +148,30 @@ def test_bad_keys_are_refused_before_any_request(home, keys, error, message):
 def test_keys_and_app_key_together_are_refused(home):
     with pytest.raises(ValueError, match="either keys= or app_key="):
         kr.KIS("A", "S", keys=[("B", "T")], base_url="http://127.0.0.1:9")
+
+
+@pytest.mark.redis
+def test_pools_sharing_redis_share_each_keys_budget(sim, redis_url):
+    # two clients (as on two machines: nothing shared but Redis and, for one token a key, the
+    # token files) pull at once over the same three keys; without the shared budget they
+    # would send up to 2 x 20 calls a second on each key
+    keys = sim.pool(3)
+    pools = [
+        kr.KIS(simulator=sim, keys=keys, limiter=redis_url, cache=False, progress=False,
+               workers=12)
+        for _ in range(2)
+    ]  # fmt: skip
+    pulls = [
+        threading.Thread(target=lambda k=k, i=i: k.quotes(codes(90, skip=90 * i), detail=True))
+        for i, k in enumerate(pools)
+    ]
+    for t in pulls:
+        t.start()
+    for t in pulls:
+        t.join(60)
+    for k in pools:
+        k.close()
+    truth = sim.truth()
+    assert truth["accepted"] == 180 and truth["max_in_window"] <= 20
+    assert truth["rejected"] <= 2  # a stray late send at most; unshared, dozens
+    assert truth["tokens_issued"] == 3
