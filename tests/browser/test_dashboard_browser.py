@@ -44,7 +44,7 @@ CELLS = [
     "os.environ['KIS_HOME'] = tempfile.mkdtemp(prefix='kisresearch-')\n"
     "import kisresearch as kr\n"
     "kis = kr.KIS.simulator(process=True, progress=False)\n"
-    "codes = list(kr.universe()['code'])",
+    "codes = list(kr.universe()['symbol'])",
     "dash = kr.Dashboard(kis, interval=0.25).start()\ndash",
     f"frame = kis.quotes(codes[:{PULL}], detail=True)\nprint('pulled', len(frame))",
     "dash.stop()\nkis.close()",
