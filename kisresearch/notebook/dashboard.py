@@ -534,8 +534,10 @@ def _counter_texts(state: _State) -> dict[str, str]:
         "cache hits": f"{s['cache_hits']:,} ({_pct(s['cache_hit_ratio'])})",
         "tokens issued": f"{s['tokens_issued']:,}",
         "limiter wait": _wait_per_call(s["wait_s"], s["calls"]),
-        "calls by key": " · ".join(f"{k}: {v['calls']:,}" for k, v in s["by_key"].items())
-        or "-",  # a key pool's; one key has no breakdown
+        "calls by key": " · ".join(
+            f"{k}: {v['calls']:,} ({v['calls_per_s']:.1f}/s)" for k, v in s["by_key"].items()
+        )
+        or "-",  # a key pool's, each with its mean rate; one key has no breakdown
     }
 
 

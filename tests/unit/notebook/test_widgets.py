@@ -325,5 +325,5 @@ def test_a_key_pool_shows_its_keys_calls_and_their_limit_together(clock: Any) ->
         )
     clock.advance(1.5)
     shown = Dashboard(client).refresh()
-    assert shown["calls by key"] == "key 1: 3 · key 2: 3 · key 3: 3"
+    assert shown["calls by key"] == "key 1: 3 (3.0/s) · key 2: 3 (3.0/s) · key 3: 3 (3.0/s)"
     assert shown["calls/s"].endswith(" / 60")
