@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -10,7 +10,7 @@ from ..errors import APIError
 from ..pipeline.batch import Outcome
 from ..pipeline.cache import ResponseCache
 from ..pipeline.flow import Fetched, Pipeline
-from ..shape.frames import Piece, Row
+from ..shape.frames import Block, Col, Piece, Row, block
 from ..store import BarStore
 
 
@@ -34,6 +34,8 @@ def describe(exc: BaseException | None) -> str:
         return f"{exc.msg_cd}: {exc.msg1}"
     return f"{type(exc).__name__}: {exc}"
 
+
+Rows = Callable[[Any, Fetched], list[Row]]  # (item, page) -> its data rows
 
 NO_ANSWER = "no data: KIS returned nothing for this code (unknown?)"
 
@@ -73,30 +75,50 @@ def one_each(
     return out
 
 
+@dataclass
+class Shaped:
+    """A symbol's pages once its batch item has them: their rows as typed columns, and each
+    page's provenance (its body dropped), so that a pull holds its result's size, not its
+    JSON's."""
+
+    block: Block
+    pages: list[Fetched]
+
+
+def shaped(item: Any, pages: Sequence[Fetched], rows: Rows, columns: Sequence[Col]) -> Shaped:
+    """``item``'s ``pages`` (newest first) shaped into ``columns``."""
+    name = str(item)
+    parts = [Piece(name, rows(item, p), p.from_cache, p.fetched_at) for p in pages]
+    return Shaped(block(parts, columns), [Fetched({}, p.from_cache, p.fetched_at) for p in pages])
+
+
+def shaping(
+    fetch: Callable[[Any], Sequence[Fetched]], rows: Rows, columns: Sequence[Col]
+) -> Callable[[Any], Shaped]:
+    """A batch item that fetches an item's pages and keeps them :func:`shaped`."""
+    return lambda item: shaped(item, fetch(item), rows, columns)
+
+
 def pieces(
     outcomes: Sequence[Outcome[Any, Any]],
-    rows: Callable[[Any, Fetched], list[Row]],
     empty: Callable[[Any], str],
-) -> tuple[list[Piece], list[Fetched]]:
-    """Per-symbol outcomes whose value is a list of pages -> frame pieces and the answers.
+    held: Mapping[str, int] | None = None,
+) -> tuple[list[Piece | Block], list[Fetched]]:
+    """Per-symbol outcomes whose value is :class:`Shaped` -> frame pieces and the answers.
 
-    A failed item is one error piece; an item whose pages hold no rows is one error piece
-    saying ``empty(item)``.
+    A failed item is one error piece; an item without rows (fresh, or ``held`` in the bar store)
+    is one error piece saying ``empty(item)``.
     """
-    out: list[Piece] = []
+    out: list[Piece | Block] = []
     fetched: list[Fetched] = []
     for outcome in outcomes:
         name = str(outcome.item)
-        pages = outcome.value
-        if outcome.error is not None or not isinstance(pages, list):
+        got = outcome.value
+        if outcome.error is not None or not isinstance(got, Shaped):
             out.append(Piece(name, error=describe(outcome.error) or NO_ANSWER))
             continue
-        found = 0
-        for page in pages:
-            fetched.append(page)
-            got = rows(outcome.item, page)
-            found += len(got)
-            out.append(Piece(name, got, page.from_cache, page.fetched_at))
-        if not found:
+        fetched += got.pages
+        out.append(got.block)
+        if not len(got.block) and not (held or {}).get(name):
             out.append(Piece(name, error=empty(outcome.item)))
     return out, fetched

@@ -23,7 +23,7 @@ from ..shape.frames import Row
 from ..store import bars as store_bars
 from ..store import spans as sp
 from ..timebase import is_trading_day, latest_session, settled_day
-from ._base import Client, Fetched, pieces
+from ._base import Client, Fetched, pieces, shaping
 from .held import Held
 
 
@@ -155,13 +155,12 @@ class BarMethods:
                 return fetch(code, sp.key_day(span[0]), sp.key_day(span[1]), False)
 
             outcomes = held.run(self.pipeline, codes, pages, rows, "history", progress)
-            df, fetched, from_store = held.frame(codes, outcomes, rows, empty)
+            df, fetched, from_store = held.frame(codes, outcomes, empty)
             return self.pipeline.provenance(df, ep.DAILY, fetched, from_store=from_store)
 
-        outcomes = self.pipeline.run(
-            codes, lambda c: fetch(c, first, last, cache), "history", progress
-        )
-        parts, fetched = pieces(outcomes, rows, empty)
+        item = shaping(lambda c: fetch(c, first, last, cache), rows, frames.DAILY_COLUMNS)
+        outcomes = self.pipeline.run(codes, item, "history", progress)
+        parts, fetched = pieces(outcomes, empty)
         df = frames.long_frame(parts, frames.DAILY_COLUMNS, key="date")
         return self.pipeline.provenance(df, ep.DAILY, fetched)
 
@@ -287,13 +286,12 @@ class BarMethods:
                 return fetch(code, a, b, False)
 
             outcomes = store.run(self.pipeline, codes, pages, rows, "minute_bars", progress)
-            df, fetched, from_store = store.frame(codes, outcomes, rows, empty)
+            df, fetched, from_store = store.frame(codes, outcomes, empty)
             return self.pipeline.provenance(df, endpoint, fetched, from_store=from_store)
 
-        outcomes = self.pipeline.run(
-            codes, lambda c: fetch(c, first, last, cache), "minute_bars", progress
-        )
-        parts, fetched = pieces(outcomes, rows, empty)
+        item = shaping(lambda c: fetch(c, first, last, cache), rows, frames.MINUTE_COLUMNS)
+        outcomes = self.pipeline.run(codes, item, "minute_bars", progress)
+        parts, fetched = pieces(outcomes, empty)
         df = frames.long_frame(parts, frames.MINUTE_COLUMNS, key="time")
         return self.pipeline.provenance(df, endpoint, fetched)
 
@@ -337,7 +335,8 @@ class BarMethods:
         def rows(_: str, page: Fetched) -> list[Row]:
             return frames.rows_of(page.body, "output", "stck_bsop_date")
 
-        outcomes = self.pipeline.run(codes, fetch, "investors", progress)
-        parts, fetched = pieces(outcomes, rows, lambda _: "no investor data")
+        item = shaping(fetch, rows, frames.INVESTOR_COLUMNS)
+        outcomes = self.pipeline.run(codes, item, "investors", progress)
+        parts, fetched = pieces(outcomes, lambda _: "no investor data")
         df = frames.long_frame(parts, frames.INVESTOR_COLUMNS, key="date")
         return self.pipeline.provenance(df, ep.INVESTORS, fetched)

@@ -28,12 +28,12 @@ from ..observe.stats import StatsManager
 from ..pipeline.batch import Outcome
 from ..pipeline.flow import Fetched, Pipeline
 from ..shape import frames
-from ..shape.frames import Piece, Row
+from ..shape.frames import Row
 from ..store import BarStore, Dataset, Finished, View
 from ..store import spans as sp
 from ..store.adjust import rewritten
 from ..store.bars import settle
-from ._base import NO_ANSWER, describe
+from ._base import Shaped, pieces, shaped
 
 log = logging.getLogger("kisresearch.store")
 
@@ -55,11 +55,10 @@ class Pending:
 
 
 @dataclass
-class Filled:
-    """What one symbol's item fetched: its pages, and whether its held bars were dropped
-    (KIS rewrote its adjusted history, so the whole span held was fetched again)."""
+class Filled(Shaped):
+    """What one symbol's item fetched, shaped, and whether its held bars were dropped (KIS
+    rewrote its adjusted history, so the whole span held was fetched again)."""
 
-    pages: list[Fetched]
     reset: bool = False
 
 
@@ -117,7 +116,7 @@ class Held:
         todo = self.gaps(code)
         pages = [p for g in todo for p in pages_for(code, g)]
         if not pages:
-            return Filled([])
+            return Filled(frames.block([], self.dataset.columns), [])
         reset = False
         held = self.view.of(code)
         if self.check_adjusted and len(held):
@@ -140,7 +139,8 @@ class Held:
         spans = [(a, min(b, self.settled)) for a, b in todo if a <= min(b, self.settled)]
         if spans:
             self.keep(code, pages, spans, reset, rows)
-        return Filled(pages, reset)
+        got = shaped(code, pages, rows, self.dataset.columns)
+        return Filled(got.block, got.pages, reset)
 
     def keep(
         self, code: str, pages: list[Fetched], spans: list[sp.Span], reset: bool, rows: Rows
@@ -168,8 +168,7 @@ class Held:
     def frame(
         self,
         codes: Sequence[str],
-        outcomes: Sequence[object],
-        rows: Rows,
+        outcomes: Sequence[Outcome[Any, Any]],
         empty: Callable[[str], str],
     ) -> tuple[pd.DataFrame, list[Fetched], int]:
         """The call's frame: fresh rows within ``[lo, hi]``, then the held ones (but a reset
@@ -178,28 +177,12 @@ class Held:
         key = self.dataset.key
         held = self.view.select([c for c in codes if c not in self.resets], self.lo, self.hi)
         counts = held["symbol"].value_counts().to_dict() if len(held) else {}
-        pieces: list[Piece] = []
-        fetched: list[Fetched] = []
-        for outcome in outcomes:
-            code = str(getattr(outcome, "item", ""))
-            error = getattr(outcome, "error", None)
-            got = getattr(outcome, "value", None)
-            if error is not None or not isinstance(got, Filled):
-                pieces.append(Piece(code, error=describe(error) or NO_ANSWER))
-                continue
-            found = 0
-            for page in got.pages:
-                fetched.append(page)
-                got_rows = rows(code, page)
-                found += len(got_rows)
-                pieces.append(Piece(code, got_rows, page.from_cache, page.fetched_at))
-            if not found and not counts.get(code):
-                pieces.append(Piece(code, error=empty(code)))
+        parts, fetched = pieces(outcomes, empty, counts)
         if self._stats is not None:  # pages the store saved are hits, pages fetched misses
             saved = sum(-(-int(n) // self.page_rows) for n in counts.values())
             self._stats.record_cache(self.endpoint, True, saved)
             self._stats.record_cache(self.endpoint, False, len(fetched))
-        df = frames.long_frame(pieces, self.dataset.columns, key=key, held=held, order=codes)
+        df = frames.long_frame(parts, self.dataset.columns, key=key, held=held, order=codes)
         if self.resets:  # a reset fetched the whole span held: cut it to the call's range
             keys = self.dataset.keys(df[key].fillna(pd.Timestamp(sp.key_day(self.lo))))
             outside = df[key].notna().to_numpy() & ((keys < self.lo) | (keys > self.hi))

@@ -17,7 +17,7 @@ from ..shape.frames import Row
 from ..store import bars as store_bars
 from ..store import spans as sp
 from ..timebase import kst
-from ._base import Client, Fetched, one_each, pieces
+from ._base import Client, Fetched, one_each, pieces, shaping
 from .held import Held
 
 
@@ -183,14 +183,15 @@ class OverseasMethods:
                 return fetch(ticker, sp.key_day(span[0]), sp.key_day(span[1]), False)
 
             outcomes = held.run(self.pipeline, tickers, pages, rows, "overseas_history", progress)
-            df, fetched, from_store = held.frame(tickers, outcomes, rows, empty)
+            df, fetched, from_store = held.frame(tickers, outcomes, empty)
             return self.pipeline.provenance(df, ep.OVERSEAS_DAILY, fetched, from_store=from_store)
 
         def cold(ticker: str) -> list[Fetched]:
             return fetch(ticker, first, None if end is None else last, cache)
 
-        outcomes = self.pipeline.run(tickers, cold, "overseas_history", progress)
-        parts, fetched = pieces(outcomes, rows, empty)
+        item = shaping(cold, rows, frames.OVERSEAS_DAILY_COLUMNS)
+        outcomes = self.pipeline.run(tickers, item, "overseas_history", progress)
+        parts, fetched = pieces(outcomes, empty)
         df = frames.long_frame(parts, frames.OVERSEAS_DAILY_COLUMNS, key="date")
         return self.pipeline.provenance(df, ep.OVERSEAS_DAILY, fetched)
 

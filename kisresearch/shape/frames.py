@@ -56,30 +56,79 @@ _STAMP_FORMATS = {"date": "%Y%m%d", "kst": "%Y%m%d%H%M%S"}
 pd.array([], dtype="str")  # pyarrow's string set-up (~10 ms) at import, not in a first pull
 
 
-def _convert(values: list[Any], kind: str) -> Any:
-    """One column of ``kind`` from KIS's values (strings; blank or None is missing), as an
-    array: column-wise, with no per-value pandas call, so a 100-row frame costs microseconds
-    a column and a million-row one stays in C."""
+@dataclass(frozen=True)
+class Parsed:
+    """One column of rows, parsed from KIS's strings (see :func:`_parse`) but not yet given
+    its frame dtype, which depends on all of a frame's rows (int64 becomes ``Int64`` when any
+    row misses a value): ``values`` (int64, float64, datetime64[us] with NaT, bool, or text as
+    a str array) and ``missing`` (bool a row, or None when none is missing)."""
+
+    values: Any
+    missing: np.ndarray | None = None
+
+
+def _parse(values: Sequence[Any], kind: str) -> Parsed:
+    """A column of ``kind`` from KIS's values (strings; blank or None is missing):
+    column-wise, with no per-value pandas call, so a 100-row piece costs microseconds a column
+    and a million-row one stays in C."""
     if kind in ("int", "Int", "float"):
         num = pd.to_numeric(np.array(values, dtype=object), errors="coerce")  # blanks -> NaN
         if kind == "float":
-            return num.astype("float64")
-        missing = np.isnan(num) if num.dtype.kind == "f" else np.zeros(len(num), dtype=bool)
-        if kind == "Int" or missing.any():
-            whole = np.round(np.where(missing, 0, num)).astype("int64")
-            return pd.arrays.IntegerArray(whole, missing)
-        return num.astype("int64")
+            return Parsed(num.astype("float64"))
+        if num.dtype.kind != "f":
+            return Parsed(num.astype("int64"))
+        missing = np.isnan(num)
+        return Parsed(np.round(np.where(missing, 0, num)).astype("int64"), missing)
     if kind in _STAMP_FORMATS:
         text = np.array([v.strip() if isinstance(v, str) else v for v in values], dtype=object)
         stamps = pd.to_datetime(text, format=_STAMP_FORMATS[kind], errors="coerce")
-        stamps = stamps.astype("datetime64[us]")  # the unit fixed: an empty column gets seconds
-        return (stamps.tz_localize(TZ) if kind == "kst" else stamps).array
+        return Parsed(stamps.to_numpy().astype("datetime64[us]"))  # the unit fixed, NaT kept
     if kind == "yn":
         text = np.array([v.strip() if isinstance(v, str) else "" for v in values], dtype=object)
         missing = text == ""
-        yes = text == "Y"
-        return pd.arrays.BooleanArray(yes, missing) if missing.any() else yes
-    return pd.array([v.strip() if isinstance(v, str) else v for v in values], dtype="str")
+        return Parsed(text == "Y", missing if missing.any() else None)
+    return Parsed(pd.array([v.strip() if isinstance(v, str) else v for v in values], dtype="str"))
+
+
+def _finish(parts: Sequence[Parsed], kind: str) -> Any:
+    """The column of ``parts`` (a frame's pieces, in order) with the dtype of ``kind``."""
+    if kind == "str":
+        texts = [p.values for p in parts]
+        return texts[0] if len(texts) == 1 else type(texts[0])._concat_same_type(texts)
+    values = parts[0].values if len(parts) == 1 else np.concatenate([p.values for p in parts])
+    if kind in _STAMP_FORMATS:
+        stamps = pd.DatetimeIndex(values)
+        return (stamps.tz_localize(TZ) if kind == "kst" else stamps).array
+    if kind == "float":
+        return values
+    if any(p.missing is not None for p in parts):
+        missing = np.concatenate(
+            [np.zeros(len(p.values), bool) if p.missing is None else p.missing for p in parts]
+        )
+    else:
+        missing = None
+    if kind == "yn":
+        return values if missing is None else pd.arrays.BooleanArray(values, missing)
+    if kind == "Int" or missing is not None:
+        return pd.arrays.IntegerArray(
+            values, np.zeros(len(values), bool) if missing is None else missing
+        )
+    return values
+
+
+def _column(rows: Sequence[Row | None], col: Col) -> Parsed:
+    """``col`` of ``rows`` (``None`` -> missing), parsed and signed by its sign code."""
+    parsed = _parse([r.get(col.src) if r else None for r in rows], col.kind)
+    if col.sign is None:
+        return parsed
+    codes = [r.get(col.sign) if r else None for r in rows]
+    code = np.array([str(v).strip() if v is not None else "" for v in codes], dtype=object)
+    down = np.isin(code, ("4", "5"))
+    coded = down | np.isin(code, ("1", "2", "3"))
+    if not coded.any():
+        return parsed
+    signed = np.abs(parsed.values) * np.where(down, -1, 1)
+    return Parsed(np.where(coded, signed, parsed.values), parsed.missing)
 
 
 def blank(value: Any) -> bool:
@@ -96,24 +145,9 @@ def table(
     the ready columns ``first`` and ``last``: the frame is built once, never inserted into."""
     data = dict(first or {})
     for c in columns:
-        data[c.name] = _convert([r.get(c.src) if r else None for r in rows], c.kind)
-        if c.sign is not None:
-            data[c.name] = _signed(data[c.name], [r.get(c.sign) if r else None for r in rows])
+        data[c.name] = _finish([_column(rows, c)], c.kind)
     data.update(last or {})
     return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
-
-
-def _signed(values: Any, codes: list[Any]) -> Any:
-    code = np.array([str(v).strip() if v is not None else "" for v in codes], dtype=object)
-    down = np.isin(code, ("4", "5"))
-    coded = down | np.isin(code, ("1", "2", "3"))
-    if not coded.any():
-        return values
-    if isinstance(values, np.ndarray):
-        return np.where(coded, np.abs(values) * np.where(down, -1, 1), values)
-    whole = values.to_numpy(dtype="int64", na_value=0)  # an IntegerArray
-    signed = np.where(coded, np.abs(whole) * np.where(down, -1, 1), whole)
-    return pd.arrays.IntegerArray(signed, np.asarray(values.isna()))
 
 
 def instants(stamps: Sequence[float | None]) -> Any:
@@ -180,58 +214,114 @@ class Piece:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Block:
+    """Pieces' rows parsed column by column (:func:`block`), ready for :func:`long_frame`.
+
+    A few bytes a value: a pull keeps each symbol's rows so as its pages arrive, instead of
+    the dicts KIS's JSON parses into (about 1.4 kB a daily bar). ``runs`` are the pieces
+    without their rows, each with its number of rows (an error piece has one)."""
+
+    columns: dict[str, Parsed]
+    runs: tuple[tuple[Piece, int], ...]
+
+    def __len__(self) -> int:
+        return sum(n for _, n in self.runs)
+
+
+def block(pieces: Sequence[Piece], columns: Sequence[Col]) -> Block:
+    """``pieces`` parsed into a :class:`Block` of ``columns``."""
+    records: list[Row | None] = []
+    runs: list[tuple[Piece, int]] = []
+    for piece in pieces:
+        rows: Sequence[Row | None] = [None] if piece.error is not None else piece.rows
+        records.extend(rows)
+        runs.append(
+            (Piece(piece.symbol, (), piece.from_cache, piece.fetched_at, piece.error), len(rows))
+        )
+    return Block({c.name: _column(records, c) for c in columns}, tuple(runs))
+
+
 def long_frame(
-    pieces: Sequence[Piece],
+    pieces: Sequence[Piece | Block],
     columns: Sequence[Col],
     *,
     key: str,
     held: pd.DataFrame | None = None,
     order: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Stack pieces into a long frame sorted by symbol (``order``, else order of first
-    appearance) and ``key``.
+    """Stack pieces (or :class:`Block` s of them) into a long frame sorted by symbol
+    (``order``, else order of first appearance) and ``key``.
 
     Duplicate ``(symbol, key)`` rows keep the first piece's (pages are passed newest first, so
     the newest answer wins). An error piece is one row: its values missing, ``error`` set.
     ``held`` are rows already typed (the bar store's: ``symbol``, the columns, ``fetched_at``);
     they come after the pieces (a fresh answer wins) with ``from_cache`` True.
     """
-    symbols: list[str] = []
-    records: list[Row | None] = []
-    errors: list[str | None] = []
-    cached: list[bool] = []
-    stamps: list[float | None] = []
-    for piece in pieces:
-        if piece.error is not None:
-            symbols.append(piece.symbol)
-            records.append(None)
-            errors.append(piece.error)
-            cached.append(False)
-            stamps.append(None)
+    blocks: list[Block] = []
+    loose: list[Piece] = []
+    for part in [*pieces, None]:  # runs of loose pieces parsed together
+        if isinstance(part, Piece):
+            loose.append(part)
             continue
-        for row in piece.rows:
-            symbols.append(piece.symbol)
-            records.append(row)
-            errors.append(None)
-            cached.append(piece.from_cache)
-            stamps.append(piece.fetched_at)
-    symbol = {"symbol": pd.array(symbols, dtype="str")}
-    df = table(records, columns, first=symbol, last=_bookkeeping(errors, cached, stamps))
-    fresh = len(df)
-    if held is not None and len(held):
+        if loose:
+            blocks.append(block(loose, columns))
+            loose = []
+        if part is not None:
+            blocks.append(part)
+    runs = [run for b in blocks for run in b.runs]
+    names = pd.array([p.symbol for p, _ in runs], dtype="str")
+    run_of = np.repeat(np.arange(len(runs)), [n for _, n in runs])  # each row's run
+    kinds = {c.name: c.kind for c in columns}
+
+    def column(name: str) -> Any:  # taken out of the blocks: their memory goes as it is used
+        parts = [b.columns.pop(name) for b in blocks] or [_parse([], kinds[name])]
+        return _finish(parts, kinds[name])
+
+    def frame(take: np.ndarray | None, data: dict[str, Any]) -> pd.DataFrame:
+        at = run_of if take is None else run_of[take]
+        book = {
+            "error": pd.Series(
+                np.array([p.error for p, _ in runs], dtype=object)[at], dtype=object
+            ),
+            "from_cache": np.array([p.from_cache for p, _ in runs], dtype=bool)[at],
+            "fetched_at": instants([p.fetched_at for p, _ in runs]).take(at),
+        }
+        return pd.DataFrame({"symbol": names.take(at), **data, **book}, copy=False)
+
+    if held is not None and len(held):  # the store's rows: typed already, stacked after
+        df = frame(None, {n: column(n) for n in kinds})
         none = pd.Series([None] * len(held), index=held.index, dtype=object)
-        kept = held.assign(error=none, from_cache=True)
-        kept = kept[list(df.columns)]
-        df = pd.concat([df, kept], ignore_index=True) if fresh else kept.reset_index(drop=True)
-    if not fresh:  # the store's rows come in the order asked already
-        return df
-    df = df.drop_duplicates(["symbol", key], keep="first")
-    names = list(order) if order is not None else list(pd.unique(df["symbol"]))
-    codes, uniques = pd.factorize(df["symbol"])
-    ranks = pd.Index(names).get_indexer(uniques)[codes]
-    at, values = pd.factorize(df[key], sort=True)
+        kept = held.assign(error=none, from_cache=True)[list(df.columns)]
+        if not len(df):  # the store's rows come in the order asked already
+            return kept.reset_index(drop=True)
+        df = pd.concat([df, kept], ignore_index=True)
+        codes, uniques = pd.factorize(df["symbol"])
+        ranks = pd.Index(order or uniques).get_indexer(uniques)[codes]
+        return df.take(_ordered(ranks, df[key])).reset_index(drop=True)
+    # sorted and de-duplicated before the frame is built, a column at a time
+    symbols = list(dict.fromkeys(p.symbol for p, _ in runs))
+    ranks = pd.Index(order or symbols).get_indexer([p.symbol for p, _ in runs])
+    keys = column(key)
+    take = _ordered(ranks[run_of], keys)
+    data = {n: (keys if n == key else column(n)) for n in kinds}
+    return frame(take, {n: _take(v, take) for n, v in data.items()})
+
+
+def _take(values: Any, at: np.ndarray) -> Any:
+    return values[at] if isinstance(values, np.ndarray) else values.take(at)
+
+
+def _ordered(ranks: np.ndarray, keys: Any) -> np.ndarray:
+    """The rows to keep, in frame order: by ``ranks`` (each row's symbol's place) and key
+    (missing last); of rows sharing both, the first."""
+    at, values = pd.factorize(keys, sort=True)
     at = np.where(at < 0, len(values), at)  # a missing key (an error row) last
-    return df.take(np.lexsort((at, ranks))).reset_index(drop=True)
+    ordered = np.lexsort((at, ranks))  # stable: of equal rows, the first
+    r, k = ranks[ordered], at[ordered]
+    first = np.ones(len(ordered), dtype=bool)
+    first[1:] = (r[1:] != r[:-1]) | (k[1:] != k[:-1])
+    return ordered[first]
 
 
 # --- derived fields (applied to raw rows before shaping) ------------------------------------
