@@ -75,26 +75,17 @@ def one_each(
     return out
 
 
-@dataclass
-class Shaped:
-    """A symbol's pages once its batch item has them: their rows as typed columns, and each
-    page's provenance (its body dropped), so that a pull holds its result's size, not its
-    JSON's."""
-
-    block: Block
-    pages: list[Fetched]
-
-
-def shaped(item: Any, pages: Sequence[Fetched], rows: Rows, columns: Sequence[Col]) -> Shaped:
-    """``item``'s ``pages`` (newest first) shaped into ``columns``."""
+def shaped(item: Any, pages: Sequence[Fetched], rows: Rows, columns: Sequence[Col]) -> Block:
+    """``item``'s ``pages`` (newest first) as a :class:`~kisresearch.shape.frames.Block` of
+    ``columns``: a batch item keeps its rows so (typed, a few bytes a value), and the pages'
+    JSON goes, so that a pull holds about its result's size."""
     name = str(item)
-    parts = [Piece(name, rows(item, p), p.from_cache, p.fetched_at) for p in pages]
-    return Shaped(block(parts, columns), [Fetched({}, p.from_cache, p.fetched_at) for p in pages])
+    return block([Piece(name, rows(item, p), p.from_cache, p.fetched_at) for p in pages], columns)
 
 
 def shaping(
     fetch: Callable[[Any], Sequence[Fetched]], rows: Rows, columns: Sequence[Col]
-) -> Callable[[Any], Shaped]:
+) -> Callable[[Any], Block]:
     """A batch item that fetches an item's pages and keeps them :func:`shaped`."""
     return lambda item: shaped(item, fetch(item), rows, columns)
 
@@ -104,7 +95,8 @@ def pieces(
     empty: Callable[[Any], str],
     held: Mapping[str, int] | None = None,
 ) -> tuple[list[Piece | Block], list[Fetched]]:
-    """Per-symbol outcomes whose value is :class:`Shaped` -> frame pieces and the answers.
+    """Per-symbol outcomes whose value is a :class:`Block` (see :func:`shaping`) -> frame
+    pieces and the answers (their bodies dropped).
 
     A failed item is one error piece; an item without rows (fresh, or ``held`` in the bar store)
     is one error piece saying ``empty(item)``.
@@ -114,11 +106,11 @@ def pieces(
     for outcome in outcomes:
         name = str(outcome.item)
         got = outcome.value
-        if outcome.error is not None or not isinstance(got, Shaped):
+        if outcome.error is not None or not isinstance(got, Block):
             out.append(Piece(name, error=describe(outcome.error) or NO_ANSWER))
             continue
-        fetched += got.pages
-        out.append(got.block)
-        if not len(got.block) and not (held or {}).get(name):
+        fetched += [Fetched({}, p.from_cache, p.fetched_at or 0.0) for p, _ in got.runs]
+        out.append(got)
+        if not len(got) and not (held or {}).get(name):
             out.append(Piece(name, error=empty(outcome.item)))
     return out, fetched

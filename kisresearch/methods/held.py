@@ -28,12 +28,12 @@ from ..observe.stats import StatsManager
 from ..pipeline.batch import Outcome
 from ..pipeline.flow import Fetched, Pipeline
 from ..shape import frames
-from ..shape.frames import Row
+from ..shape.frames import Block, Row
 from ..store import BarStore, Dataset, Finished, View
 from ..store import spans as sp
 from ..store.adjust import rewritten
 from ..store.bars import settle
-from ._base import Shaped, pieces, shaped
+from ._base import pieces, shaped
 
 log = logging.getLogger("kisresearch.store")
 
@@ -54,8 +54,8 @@ class Pending:
     entry: Path
 
 
-@dataclass
-class Filled(Shaped):
+@dataclass(frozen=True, slots=True)
+class Filled(Block):
     """What one symbol's item fetched, shaped, and whether its held bars were dropped (KIS
     rewrote its adjusted history, so the whole span held was fetched again)."""
 
@@ -116,7 +116,7 @@ class Held:
         todo = self.gaps(code)
         pages = [p for g in todo for p in pages_for(code, g)]
         if not pages:
-            return Filled(frames.block([], self.dataset.columns), [])
+            return Filled({}, ())
         reset = False
         held = self.view.of(code)
         if self.check_adjusted and len(held):
@@ -140,7 +140,7 @@ class Held:
         if spans:
             self.keep(code, pages, spans, reset, rows)
         got = shaped(code, pages, rows, self.dataset.columns)
-        return Filled(got.block, got.pages, reset)
+        return Filled(got.columns, got.runs, reset)
 
     def keep(
         self, code: str, pages: list[Fetched], spans: list[sp.Span], reset: bool, rows: Rows

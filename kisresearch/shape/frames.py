@@ -56,15 +56,28 @@ _STAMP_FORMATS = {"date": "%Y%m%d", "kst": "%Y%m%d%H%M%S"}
 pd.array([], dtype="str")  # pyarrow's string set-up (~10 ms) at import, not in a first pull
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Parsed:
     """One column of rows, parsed from KIS's strings (see :func:`_parse`) but not yet given
     its frame dtype, which depends on all of a frame's rows (int64 becomes ``Int64`` when any
-    row misses a value): ``values`` (int64, float64, datetime64[us] with NaT, bool, or text as
-    a str array) and ``missing`` (bool a row, or None when none is missing)."""
+    row misses a value): ``values`` (integers in the narrowest type that holds them, float64,
+    datetime64[us] with NaT, bool; text as codes into ``labels``, -1 missing) and ``missing``
+    (bool a row, or None when none is missing). Small: a pull keeps a block of them per symbol
+    until its frame is built."""
 
     values: Any
     missing: np.ndarray | None = None
+    labels: Any = None
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Integers in the narrowest signed type that holds them."""
+    if len(values):
+        lo, hi = values.min(), values.max()
+        for kind in (np.int8, np.int16, np.int32):
+            if np.iinfo(kind).min <= lo and hi <= np.iinfo(kind).max:
+                return values.astype(kind)
+    return values
 
 
 def _parse(values: Sequence[Any], kind: str) -> Parsed:
@@ -87,14 +100,23 @@ def _parse(values: Sequence[Any], kind: str) -> Parsed:
         text = np.array([v.strip() if isinstance(v, str) else "" for v in values], dtype=object)
         missing = text == ""
         return Parsed(text == "Y", missing if missing.any() else None)
-    return Parsed(pd.array([v.strip() if isinstance(v, str) else v for v in values], dtype="str"))
+    text = np.array([v.strip() if isinstance(v, str) else v for v in values], dtype=object)
+    codes, labels = pd.factorize(text)  # None -> -1
+    return Parsed(_narrow(codes), labels=labels)
 
 
 def _finish(parts: Sequence[Parsed], kind: str) -> Any:
     """The column of ``parts`` (a frame's pieces, in order) with the dtype of ``kind``."""
-    if kind == "str":
-        texts = [p.values for p in parts]
-        return texts[0] if len(texts) == 1 else type(texts[0])._concat_same_type(texts)
+    if kind == "str":  # the parts' labels joined, their codes moved past those before them
+        starts = np.cumsum([0, *(len(p.labels) for p in parts)])
+        codes = np.concatenate(
+            [
+                np.where(p.values < 0, -1, p.values + at)
+                for p, at in zip(parts, starts, strict=False)
+            ]
+        )
+        labels = pd.array(np.concatenate([p.labels for p in parts]), dtype="str")
+        return labels.take(codes, allow_fill=True)
     values = parts[0].values if len(parts) == 1 else np.concatenate([p.values for p in parts])
     if kind in _STAMP_FORMATS:
         stamps = pd.DatetimeIndex(values)
@@ -109,6 +131,7 @@ def _finish(parts: Sequence[Parsed], kind: str) -> Any:
         missing = None
     if kind == "yn":
         return values if missing is None else pd.arrays.BooleanArray(values, missing)
+    values = values.astype("int64")
     if kind == "Int" or missing is not None:
         return pd.arrays.IntegerArray(
             values, np.zeros(len(values), bool) if missing is None else missing
@@ -119,9 +142,14 @@ def _finish(parts: Sequence[Parsed], kind: str) -> Any:
 def _column(rows: Sequence[Row | None], col: Col) -> Parsed:
     """``col`` of ``rows`` (``None`` -> missing), parsed and signed by its sign code."""
     parsed = _parse([r.get(col.src) if r else None for r in rows], col.kind)
-    if col.sign is None:
-        return parsed
-    codes = [r.get(col.sign) if r else None for r in rows]
+    if col.sign is not None:
+        parsed = _signed(parsed, [r.get(col.sign) if r else None for r in rows])
+    if col.kind in ("int", "Int"):
+        return Parsed(_narrow(parsed.values), parsed.missing)
+    return parsed
+
+
+def _signed(parsed: Parsed, codes: list[Any]) -> Parsed:
     code = np.array([str(v).strip() if v is not None else "" for v in codes], dtype=object)
     down = np.isin(code, ("4", "5"))
     coded = down | np.isin(code, ("1", "2", "3"))
@@ -202,7 +230,7 @@ def rows_of(body: Mapping[str, Any], key: str, required: str) -> list[Row]:
     return [r for r in found if isinstance(r, Mapping) and not blank(r.get(required))]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Piece:
     """The rows one answer gave for one symbol, and where they came from; or, with ``error``
     set, the reason the symbol has no rows."""
@@ -214,7 +242,7 @@ class Piece:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Block:
     """Pieces' rows parsed column by column (:func:`block`), ready for :func:`long_frame`.
 
@@ -275,7 +303,7 @@ def long_frame(
     kinds = {c.name: c.kind for c in columns}
 
     def column(name: str) -> Any:  # taken out of the blocks: their memory goes as it is used
-        parts = [b.columns.pop(name) for b in blocks] or [_parse([], kinds[name])]
+        parts = [b.columns.pop(name) for b in blocks if len(b)] or [_parse([], kinds[name])]
         return _finish(parts, kinds[name])
 
     def frame(take: np.ndarray | None, data: dict[str, Any]) -> pd.DataFrame:
@@ -304,8 +332,7 @@ def long_frame(
     ranks = pd.Index(order or symbols).get_indexer([p.symbol for p, _ in runs])
     keys = column(key)
     take = _ordered(ranks[run_of], keys)
-    data = {n: (keys if n == key else column(n)) for n in kinds}
-    return frame(take, {n: _take(v, take) for n, v in data.items()})
+    return frame(take, {n: _take(keys if n == key else column(n), take) for n in kinds})
 
 
 def _take(values: Any, at: np.ndarray) -> Any:
