@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from .._version import __version__
 from .longrun import history, overhead, soak, warm
 from .report import ScenarioResult, chart, print_table, write_json
+from .scale import scale
 from .scenarios import (
     POOL_KEYS,
     Bench,
@@ -63,6 +64,7 @@ SCENARIOS: dict[str, tuple[Callable[[Bench], list[ScenarioResult]], tuple[str, .
     "history": (history, ("history",)),
     "warm": (warm, ("warm",)),
     "store": (store, ()),
+    "scale": (scale, ("scale",)),
     "compare": (compare, ("compare",)),
     "overhead": (overhead, ("overhead",)),
     "soak": (soak, ("soak",)),

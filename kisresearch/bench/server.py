@@ -117,12 +117,13 @@ class RedisProcess:
         self.stop()
 
 
-def rss_kb(pid: int | str = "self") -> int | None:
-    """Resident memory of a process in KiB (``VmRSS`` in ``/proc/<pid>/status``), or None."""
+def rss_kb(pid: int | str = "self", field: str = "VmRSS") -> int | None:
+    """Resident memory of a process in KiB (``VmRSS`` in ``/proc/<pid>/status``; ``VmHWM``:
+    its peak), or None."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         return None
