@@ -154,6 +154,7 @@ SLOW_TESTS = (
     "test_master_files",
     "test_faults_spare_oauth_admin_and_master_files",
     "test_dashboard_follows_a_real_pull",
+    "test_a_pull_traces_at_most_twice_its_frame",
 )
 
 

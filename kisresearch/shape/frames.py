@@ -248,7 +248,9 @@ class Block:
 
     A few bytes a value: a pull keeps each symbol's rows so as its pages arrive, instead of
     the dicts KIS's JSON parses into (about 1.4 kB a daily bar). ``runs`` are the pieces
-    without their rows, each with its number of rows (an error piece has one)."""
+    without their rows, each with its number of rows (an error piece has one). A block is
+    stacked once: :func:`long_frame` takes its columns out as it builds each of the frame's,
+    so that the two are not held whole at once."""
 
     columns: dict[str, Parsed]
     runs: tuple[tuple[Piece, int], ...]
