@@ -42,6 +42,7 @@ balance, next page                 a valid ``CTX_AREA_NK100`` continues, with  [
 chart ``FID_INPUT_DATE_1``/``_2``  blank or ``0000....``: from the first day;  [6]         mid
                                    blank end: today
 minute ``FID_INPUT_HOUR_1``        blank or ``000000``: the latest bars        [6]         mid
+minute hour before today's open    the last session's bars from its close      [12]        low
 unknown symbol, quote and charts   HTTP 200, rt_cd 0, ``stck_prpr`` "0",       [7]         mid
                                    numbers "0", text blank, no rows
 unknown overseas ticker            HTTP 200, rt_cd 0, every field blank        [8]         mid
@@ -68,7 +69,9 @@ are "0" or blank is unconfirmed. [8] python-kis (``last`` blank) and korea-inves
 move to the next product type on ``rt_cd`` 7 "조회할 자료가 없습니다". [10] python-kis issue #48:
 18 of 815 KOSPI stocks' answers lacked it. [11] KIS's balance page asks for ``tr_cont: N``
 and documents F or M for "more"; mojito2 0.1.6 pages only while the header is M and never
-sends N; python-kis and KIS's sample accept F and M alike.
+sends N; python-kis and KIS's sample accept F and M alike. [12] mojito2 0.1.6 sends the
+caller's clock (``05:15``) and pages back by the hours it gets; before a session opens the
+latest bars are the last session's, so the lenient answer is taken.
 The research behind this table: ``docs/peer-clients.md``.
 
 Admin endpoints (no auth, never rate limited or faulted): ``GET /__sim/truth``,

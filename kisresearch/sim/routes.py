@@ -43,7 +43,7 @@ from .listings import Symbol, foreign
 from .market import Market
 from .quotes import Fundamentals
 from .rules import App
-from .timebase import Session, parse_hms, parse_ymd
+from .timebase import SESSION_MINUTES, Session, parse_hms, parse_ymd
 
 Body = dict[str, Any]
 OK_MSG = ("MCA00000", "정상처리 되었습니다.")
@@ -242,9 +242,12 @@ def today_minutes(ctx: Ctx) -> Result:
     if sym is None:
         return {"output1": _zeros(charts.minute_summary(_anyone(ctx))), "output2": []}, ""
     snap = _snap(ctx, sym)
-    rows = charts.minute_rows(
-        ctx.market, ctx.session, snap, hour // 60 - 9 * 60, charts.TODAY_MINUTE_ROWS
-    )
+    last = hour // 60 - 9 * 60
+    if last < 0 and ctx.session.day != ctx.session.now.date():
+        # before today's session (a night, a weekend) the bars are the last session's; an
+        # hour before any open (mojito2 sends the caller's clock, 05:15) is after its close
+        last = SESSION_MINUTES - 1
+    rows = charts.minute_rows(ctx.market, ctx.session, snap, last, charts.TODAY_MINUTE_ROWS)
     return {"output1": charts.minute_summary(snap), "output2": rows}, ""
 
 

@@ -198,12 +198,15 @@ def _assert_live(page: Any, timeout: float = 180) -> None:
     partial = [s for s in during if 0 < _calls(s) < PULL]
     assert len({s["calls"] for s in partial}) >= 3, [s["calls"] for s in during]
     assert len({s["src"] for s in partial}) >= 3  # the plot was redrawn while the pull ran
-    page.wait_for_function(  # stop() draws the final state: every call of the pull
-        f"(pull) => Number(({STATE})('')?.calls.replace(',', '')) >= pull",
+    # stop() draws the final state: every call of the pull. The counters arrive before the
+    # plot, whose new image is decoded a moment later (naturalWidth 0 until then), so the
+    # state is taken once its image is decoded
+    final = page.wait_for_function(
+        f"(pull) => {{ const s = ({STATE})('');"
+        " return s && Number(s.calls.replace(',', '')) >= pull && s.natural > 0 && s; }",
         arg=PULL,
         timeout=60_000,
-    )
-    final = page.evaluate(STATE, DONE)
+    ).json_value()
     # the SVG at its own size: 720 CSS px, drawn from vectors at the page's 2 px per CSS px
     assert final["natural"] == 720 and final["shown"] == 720
 

@@ -362,6 +362,25 @@ def test_today_minute_bars_agree_with_the_quote_during_the_session(
     assert int(later_quote["acml_vol"]) >= int(quote["acml_vol"])
 
 
+def test_today_minute_bars_before_the_open_are_the_last_sessions(
+    sim: Simulator, raw: RawClient
+) -> None:
+    """mojito2 asks with the hour on the caller's clock, then pages back by the hours it got:
+    at 07:30 (or on a weekend) the bars are the last session's, an hour before the open
+    meaning its close."""
+    at = advance_to(sim, 7, 30)
+    chart_rows = raw.ok(CHART, "FHKST03010100", chart("005930", "20000101", "20991231"))
+    last_session = chart_rows["output2"][0]["stck_bsop_date"]
+    assert last_session < at.strftime("%Y%m%d")
+    for hour in ("073000", "153000", "000000"):
+        rows = raw.ok(MINUTES, "FHKST03010200", today_minutes("005930", hour))["output2"]
+        assert len(rows) == 30, hour
+        assert rows[0]["stck_cntg_hour"] == "153000"
+        assert {r["stck_bsop_date"] for r in rows} == {last_session}
+    rows = raw.ok(MINUTES, "FHKST03010200", today_minutes("005930", "120000"))["output2"]
+    assert (rows[0]["stck_cntg_hour"], rows[-1]["stck_cntg_hour"]) == ("120000", "113100")
+
+
 def test_investor_rows_and_todays_empty_row(sim: Simulator, raw: RawClient) -> None:
     advance_to(sim, 11, 0)
     rows = raw.ok(INVESTOR, "FHKST01010900", sym("000660"))["output"]
