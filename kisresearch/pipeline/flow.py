@@ -63,10 +63,11 @@ Plan = Callable[[Any], tuple[ep.Endpoint, Mapping[str, str]]]
 
 @dataclass
 class _Ahead:
-    """The cache-only pass of :meth:`Pipeline.run`: the planned requests' keys, and the
-    entries that one read of the cache found for them."""
+    """The cache-only pass of :meth:`Pipeline.run`: the planned requests' keys (by endpoint
+    and params, so that a key is hashed once), and the entries that one read of the cache
+    found for them."""
 
-    planned: set[str]
+    planned: dict[tuple[str, tuple[tuple[str, str], ...]], str]
     entries: dict[str, Any]
 
 
@@ -170,10 +171,13 @@ class Pipeline:
         ``pages(response)`` returns the request for the next page, or None after the last.
         """
         cache = self.cache if use_cache else None
-        key = cache.key(self.namespace, endpoint.name, params) if cache is not None else ""
         ahead = _CACHE_ONLY.get()
+        planned = (
+            None if ahead is None else ahead.planned.get((endpoint.name, tuple(params.items())))
+        )
+        key = "" if cache is None else planned or cache.key(self.namespace, endpoint.name, params)
         if cache is not None and not refresh:
-            if ahead is not None and key in ahead.planned:
+            if ahead is not None and planned is not None:
                 hit = ahead.entries.get(key)
                 if hit is not None:
                     cache.count_hit(endpoint.name)
@@ -230,7 +234,7 @@ class Pipeline:
         cache = self.cache
         if cache is None or len(items) < 2:
             return self.runner.run(items, fn, desc=desc, progress=progress, meter=meter)
-        ahead = _Ahead(set(), {})
+        ahead = _Ahead({}, {})
         keys: list[str] = []
         if plan is not None:
             wanted: dict[str, list[str]] = {}
@@ -238,9 +242,9 @@ class Pipeline:
                 endpoint, params = plan(item)
                 keys.append(cache.key(self.namespace, endpoint.name, params))
                 wanted.setdefault(endpoint.name, []).append(keys[-1])
+                ahead.planned[endpoint.name, tuple(params.items())] = keys[-1]
             for same in wanted.values():
                 ahead.entries.update(cache.get_many(same))
-            ahead.planned.update(keys)
         done: dict[int, Outcome] = {}
 
         def whole() -> list[Outcome]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import diskcache
+import orjson
 
 from ...config import owner_only
 from ...errors import UnsafeRow
@@ -80,10 +81,10 @@ class JSONDisk(diskcache.Disk):
         if read or mode != diskcache.core.MODE_RAW or filename or type(value) is not bytes:
             raise UnsafeRow(f"mode={mode}, file={bool(filename)}, type={type(value).__name__}")
         try:
-            if value.startswith(_PLAIN):
-                return json.loads(value[len(_PLAIN) :])
+            if value.startswith(_PLAIN):  # orjson: 2.5 times json's speed on KIS's answers
+                return orjson.loads(value[len(_PLAIN) :])
             if value.startswith(_ZLIB):
-                return json.loads(zlib.decompress(value[len(_ZLIB) :]))
+                return orjson.loads(zlib.decompress(value[len(_ZLIB) :]))
         except (ValueError, zlib.error) as exc:
             raise UnsafeRow(f"undecodable value: {exc}") from None
         raise UnsafeRow("unknown value encoding")
@@ -144,32 +145,43 @@ _CHUNK = 500  # keys per statement, well under SQLite's limit on bound variables
 
 
 def read_many(
-    folder: Path, keys: list[str], now: float, eviction: str
-) -> list[tuple[str, int, str | None, Any]]:
-    """``(key, mode, filename, value)`` of every unexpired row among ``keys``, in one read per
-    500 keys (``now`` on diskcache's ``time.time()``), noting the reads as diskcache's own
-    ``get`` does for the eviction policy. The values are decoded by :meth:`JSONDisk.fetch`."""
+    folder: Path, keys: list[str], now: float
+) -> list[tuple[int, str, int, str | None, Any]]:
+    """``(rowid, key, mode, filename, value)`` of every unexpired row among ``keys``, in one
+    read per 500 keys (``now`` on diskcache's ``time.time()``). The values are decoded by
+    :meth:`JSONDisk.fetch`; :func:`note_reads` notes the reads for the eviction policy."""
     con = sqlite3.connect(folder / DBNAME, timeout=SQLITE_TIMEOUT, isolation_level=None)
     try:
         found = []
         for i in range(0, len(keys), _CHUNK):
             chunk = keys[i : i + _CHUNK]
             named = {f"k{j}": key for j, key in enumerate(chunk)}
-            rows = con.execute(
+            found += con.execute(
                 "SELECT rowid, key, mode, filename, value FROM Cache WHERE raw = 1 AND key IN"
                 f" ({','.join(':' + k for k in named)})"
                 " AND (expire_time IS NULL OR expire_time > :now)",
                 {**named, "now": now},
             ).fetchall()
-            touch = _TOUCH.get(eviction)
-            if rows and touch is not None:
-                ids = {f"r{j}": r[0] for j, r in enumerate(rows)}
-                con.execute(
-                    f"UPDATE Cache SET {touch} WHERE rowid IN ({','.join(':' + r for r in ids)})",
-                    {**ids, "now": now},
-                )
-            found += [r[1:] for r in rows]
         return found
+    finally:
+        con.close()
+
+
+def note_reads(folder: Path, rowids: list[int], now: float, eviction: str) -> None:
+    """Note reads of ``rowids`` as diskcache's own ``get`` does for ``eviction``: a write,
+    usually 1-2 ms, now and then 15 (a WAL checkpoint), so readers run it off their path."""
+    touch = _TOUCH.get(eviction)
+    if not rowids or touch is None:
+        return
+    con = sqlite3.connect(folder / DBNAME, timeout=SQLITE_TIMEOUT, isolation_level=None)
+    try:
+        con.execute("PRAGMA synchronous = NORMAL")  # as diskcache's own connections
+        for i in range(0, len(rowids), _CHUNK):
+            ids = {f"r{j}": r for j, r in enumerate(rowids[i : i + _CHUNK])}
+            con.execute(
+                f"UPDATE Cache SET {touch} WHERE rowid IN ({','.join(':' + r for r in ids)})",
+                {**ids, "now": now},
+            )
     finally:
         con.close()
 

@@ -35,6 +35,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -102,6 +103,15 @@ class CachePolicy:
         return self.ttl(params, now)
 
 
+@lru_cache(maxsize=4096)
+def _param_name(name: Any) -> tuple[str, bool]:
+    """A parameter's name as a cache key holds it, and whether it names a credential (a
+    30-symbol quote call has 60 names: normalised once a process, not once a call)."""
+    norm = str(name).strip().upper()
+    folded = norm.lower().replace("_", "").replace("-", "")
+    return norm, folded in _SECRET_NAMES or "secret" in folded or "token" in folded
+
+
 def cache_key(namespace: str, endpoint: str, params: Mapping[str, Any]) -> str:
     """``"<endpoint>:<sha256>"`` over namespace, endpoint and the sorted, normalised params.
 
@@ -113,9 +123,8 @@ def cache_key(namespace: str, endpoint: str, params: Mapping[str, Any]) -> str:
         raise ConfigError("a cache key needs an endpoint name")
     clean: dict[str, str] = {}
     for name, value in params.items():
-        norm = str(name).strip().upper()
-        folded = norm.lower().replace("_", "").replace("-", "")
-        if folded in _SECRET_NAMES or "secret" in folded or "token" in folded:
+        norm, secret = _param_name(name)
+        if secret:
             log.warning("dropped parameter %r from a cache key: credentials are not params", norm)
             continue
         if norm in clean:

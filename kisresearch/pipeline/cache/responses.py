@@ -47,6 +47,7 @@ from .disk import (
     SQLITE_TIMEOUT,
     create_db,
     is_corrupt,
+    note_reads,
     open_db,
     quarantine,
     read_many,
@@ -122,6 +123,8 @@ class ResponseCache:
         self._hits: Counter[str] = Counter()
         self._misses: Counter[str] = Counter()
         self._db_ino = 0
+        self._noting = threading.Thread()  # the reads being noted (see _note_reads)
+        self._noting.start()
         self._cache = self._open()
 
     # --- opening and recovery ------------------------------------------------------------------
@@ -213,12 +216,13 @@ class ResponseCache:
         cache = self._cache
         try:
             now = self._clock.now() + self._offset
-            rows = read_many(self.directory, keys, now, self.eviction)
+            rows = read_many(self.directory, keys, now)
         except sqlite3.Error as exc:
             self._failed(cache, exc, "read")
             return {}
+        self._note_reads([r[0] for r in rows], now)
         found: dict[str, CachedEntry] = {}
-        for key, mode, filename, value in rows:
+        for _, key, mode, filename, value in rows:
             try:
                 decoded = cache.disk.fetch(mode, filename, value, False)
             except UnsafeRow as exc:
@@ -228,6 +232,20 @@ class ResponseCache:
             if entry is not None:
                 found[key] = entry
         return found
+
+    def _note_reads(self, rowids: list[int], now: float) -> None:
+        """Note the reads for the eviction policy on a thread of its own (a write that now
+        and then waits on a WAL checkpoint); :meth:`close` waits for it."""
+
+        def note() -> None:
+            try:
+                note_reads(self.directory, rowids, now, self.eviction)
+            except sqlite3.Error as exc:  # an access time not noted: eviction a little off
+                log.debug("cache reads not noted in %s: %s", self.directory, exc)
+
+        self._noting.join()
+        self._noting = threading.Thread(target=note, name="kisresearch-cache-note", daemon=True)
+        self._noting.start()
 
     def count_hit(self, endpoint: str) -> None:
         """Count a hit that :meth:`get_many` found and its caller used."""
@@ -399,6 +417,7 @@ class ResponseCache:
         return frame.astype({c: "int64" for c in ("entries", "hits", "misses", "bytes")})
 
     def close(self) -> None:
+        self._noting.join()
         self._cache.close()
 
     def __enter__(self) -> ResponseCache:

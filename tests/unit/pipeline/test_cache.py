@@ -236,6 +236,7 @@ def test_get_many_notes_its_reads_for_least_recently_used_eviction(
         con.execute("UPDATE Cache SET access_time = 0")
     con.close()
     assert key in c.get_many([key])
+    c.close()  # the reads are noted off the reader's path; close waits for that
     with sqlite3.connect(tmp_path / "cache" / "cache.db") as con:
         [(touched,)] = con.execute("SELECT access_time FROM Cache").fetchall()
     con.close()

@@ -65,6 +65,30 @@ def test_blank_values_are_missing_and_make_ints_nullable():
     assert df["d"].isna().tolist() == [True, False, True]
 
 
+@pytest.mark.parametrize(
+    ("values", "kind", "expected"),
+    [
+        (["10", " -3 ", "+4", "0"], "int", [10, -3, 4, 0]),
+        (["1.50", "-0.25", "1e3", "7"], "float", [1.5, -0.25, 1000.0, 7.0]),
+        (["12.5", "3"], "int", [12, 3]),  # not integer text: rounded by the careful path
+        (["x", "3"], "float", [None, 3.0]),
+        ([12.7, "3"], "int", [13, 3]),  # not text: the careful path, never int(12.7) = 12
+    ],
+)
+def test_numbers_parse_as_pandas_would_on_every_path(values, kind, expected):
+    """Well-formed text takes a quick path; anything else the careful one: alike either way."""
+    df = frames.table([{"v": v} for v in values], [Col("v", "v", kind)])
+    got = [None if pd.isna(v) else v for v in df["v"].tolist()]
+    assert got == expected
+
+
+def test_rows_missing_a_field_read_it_as_missing():
+    rows = [{"a": "1", "b": "x"}, {"a": "2"}, None, {"b": "y", "a": "3"}]
+    df = frames.table(rows, [Col("a", "a"), Col("b", "b", "str")])
+    assert df["a"].tolist()[:2] == [1, 2] and df["a"].isna().tolist() == [False, False, True, False]
+    assert [None if pd.isna(v) else v for v in df["b"]] == ["x", None, None, "y"]
+
+
 def test_rows_of_drops_the_blank_row_kis_pads_no_data_with():
     assert frames.rows_of(load("daily_empty"), "output2", "stck_bsop_date") == []
     assert frames.rows_of({"output": {"a": "1"}}, "output", "a") == [{"a": "1"}]
