@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..pipeline.ratelimit import DEFAULT_MARGIN
 from .report import (
     MIN_WHOLE_SECONDS,
     CallTimer,
@@ -187,6 +188,7 @@ def latency(b: Bench) -> list[ScenarioResult]:
             ),
             count_figure("rows lost", n - rows_ok(df)),
             time_figure(f"wall time, {n} calls", wall),
+            *lag_figures(timer),
         ]
         title = f"{n} quotes(detail=True), server latency {label}"
         results.append(
@@ -210,7 +212,7 @@ def spurious(b: Bench) -> list[ScenarioResult]:
     finally:
         b.sim.faults = None
     sent = truth["accepted"] + truth["rejected"]
-    full_pace = sent / (REAL * 0.97)
+    full_pace = sent / (REAL * DEFAULT_MARGIN)
     figures = [
         time_figure(f"wall time, {n} calls ({sent} with the retries)", wall, 2 * full_pace),
         Figure("the same at the full pace", rounded(full_pace), "s"),
