@@ -123,8 +123,8 @@ class ResponseCache:
         self._hits: Counter[str] = Counter()
         self._misses: Counter[str] = Counter()
         self._db_ino = 0
-        self._noting = threading.Thread()  # the reads being noted (see _note_reads)
-        self._noting.start()
+        self._noting: threading.Thread | None = None  # the reads being noted (_note_reads)
+        self._noting_lock = threading.Lock()  # two pulls at once: one noting thread at a time
         self._cache = self._open()
 
     # --- opening and recovery ------------------------------------------------------------------
@@ -243,9 +243,14 @@ class ResponseCache:
             except sqlite3.Error as exc:  # an access time not noted: eviction a little off
                 log.debug("cache reads not noted in %s: %s", self.directory, exc)
 
-        self._noting.join()
-        self._noting = threading.Thread(target=note, name="kisresearch-cache-note", daemon=True)
-        self._noting.start()
+        with self._noting_lock:
+            self._join_noting()
+            self._noting = threading.Thread(target=note, name="kisresearch-cache-note", daemon=True)
+            self._noting.start()
+
+    def _join_noting(self) -> None:
+        if self._noting is not None:
+            self._noting.join()
 
     def count_hit(self, endpoint: str) -> None:
         """Count a hit that :meth:`get_many` found and its caller used."""
@@ -417,7 +422,8 @@ class ResponseCache:
         return frame.astype({c: "int64" for c in ("entries", "hits", "misses", "bytes")})
 
     def close(self) -> None:
-        self._noting.join()
+        with self._noting_lock:
+            self._join_noting()
         self._cache.close()
 
     def __enter__(self) -> ResponseCache:
